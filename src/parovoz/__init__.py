@@ -1,0 +1,3 @@
+"""Parovoz: the backend of a game distribution platform."""
+
+__version__ = "0.1.0"

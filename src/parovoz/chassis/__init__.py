@@ -1,0 +1,1 @@
+"""The microservice chassis: every contract of CONTRACTS.md implemented once."""
