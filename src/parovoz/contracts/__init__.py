@@ -1,0 +1,1 @@
+"""Contracts shared between services that are not protobuf: the event definitions."""
