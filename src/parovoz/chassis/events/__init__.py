@@ -1,0 +1,1 @@
+"""Events: CloudEvents envelope, registry, outbox, inbox, consumers and brokers."""
