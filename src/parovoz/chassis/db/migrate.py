@@ -11,7 +11,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from parovoz.chassis.db import Database
 
@@ -37,4 +37,6 @@ async def migrate(db: Database, service_versions: Path | None, *, with_chassis: 
     """Bring `db` to the newest schema: the chassis tables plus the service's own history."""
     dirs = ([CHASSIS_VERSIONS] if with_chassis else []) + ([service_versions] if service_versions else [])
     async with db.engine.begin() as conn:
+        # Replicas starting together must not run the same migration twice.
+        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('parovoz-migrate'))"))
         await conn.run_sync(_upgrade, dirs)

@@ -1,0 +1,334 @@
+"""Access tokens: RS256 JWTs issued by the auth service and verified everywhere through its JWKS.
+
+Verification is on every request's path, so the verifier parses each JWK once into a public key
+object, maps a token's (shared) header segment straight to its key, and remembers recently verified
+tokens until they expire. Only RS256 is accepted: `none` and HS* would let anyone holding the public
+key forge tokens (key confusion).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol, runtime_checkable
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+from parovoz.chassis.errors import ApiError
+from parovoz.chassis.obs.logging import get_logger
+from parovoz.chassis.security.keys import ALGORITHM, SigningKey, jwks
+from parovoz.chassis.security.principal import Principal
+
+__all__ = [
+    "IssuedToken",
+    "JwksTokenVerifier",
+    "Principal",
+    "SigningKey",
+    "TokenIssuer",
+    "TokenVerifier",
+    "invalid_token",
+    "jwks",
+    "local_jwks_source",
+]
+
+DEFAULT_ISSUER = "parovoz-auth"
+DEFAULT_AUDIENCE = "parovoz"
+REQUIRED_CLAIMS = ["sub", "jti", "exp", "iat", "iss", "aud"]
+_HEADER_CACHE_SIZE = 64
+
+log = get_logger(__name__)
+
+
+def invalid_token() -> ApiError:
+    """401 INVALID_TOKEN with the RFC 6750 challenge; never says what exactly was wrong."""
+    return ApiError(401, "INVALID_TOKEN", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    token_id: str
+    expires_at: datetime
+
+
+class TokenIssuer:
+    """Signs access tokens with the auth service's current key (its `kid` goes in the header)."""
+
+    def __init__(
+        self, signing_key: SigningKey, *, issuer: str = DEFAULT_ISSUER, audience: str = DEFAULT_AUDIENCE
+    ) -> None:
+        self.signing_key = signing_key
+        self.issuer = issuer
+        self.audience = audience
+
+    def issue(
+        self, user_id: str, roles: Iterable[str], session_id: str | None, ttl_seconds: int
+    ) -> IssuedToken:
+        now = int(time.time())
+        token_id = str(uuid.uuid4())
+        expires = now + int(ttl_seconds)
+        claims: dict[str, Any] = {
+            "sub": user_id,
+            "roles": sorted(set(roles)),
+            "sid": session_id,
+            "jti": token_id,
+            "iat": now,
+            "nbf": now,
+            "exp": expires,
+            "iss": self.issuer,
+            "aud": self.audience,
+        }
+        token = jwt.encode(
+            claims, self.signing_key.private_key, algorithm=ALGORITHM, headers={"kid": self.signing_key.kid}
+        )
+        return IssuedToken(token, token_id, datetime.fromtimestamp(expires, UTC))
+
+
+def local_jwks_source(keys: Iterable[SigningKey]) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """A `fetch_jwks` for the process that holds the keys itself (the auth service, embedded mode)."""
+    snapshot = list(keys)
+
+    async def fetch() -> dict[str, Any]:
+        return jwks(snapshot)
+
+    return fetch
+
+
+@runtime_checkable
+class TokenVerifier(Protocol):
+    def verify(self, token: str) -> Principal:
+        """Verify with the keys at hand; raises ApiError(401, INVALID_TOKEN)."""
+        ...
+
+    async def verify_async(self, token: str) -> Principal:
+        """Like `verify`, but an unknown `kid` first refreshes the keys (throttled) and retries."""
+        ...
+
+
+class _UnknownKey(Exception):
+    """The token names a `kid` we do not hold (yet): a refresh may help."""
+
+
+class JwksTokenVerifier:
+    """Verifies access tokens against a JWK Set fetched from the auth service (and refreshed)."""
+
+    def __init__(
+        self,
+        fetch_jwks: Callable[[], Awaitable[dict[str, Any]]],
+        *,
+        issuer: str = DEFAULT_ISSUER,
+        audience: str = DEFAULT_AUDIENCE,
+        leeway: float = 30,
+        refresh_interval: float = 300,
+        min_refresh_gap: float = 5,
+        cache_size: int = 4096,
+    ) -> None:
+        self._fetch_jwks = fetch_jwks
+        self._issuer = issuer
+        self._audience = audience
+        self._leeway = leeway
+        self._refresh_interval = refresh_interval
+        self._min_refresh_gap = min_refresh_gap
+        self._cache_size = cache_size
+        self._options: Any = {"require": REQUIRED_CLAIMS}
+        self._keys: dict[str, RSAPublicKey] = {}
+        self._fingerprints: dict[str, tuple[int, int]] = {}
+        # The header segment is identical for every token one key signs: map it to the key directly.
+        self._header_keys: dict[str, RSAPublicKey] = {}
+        # token -> (principal, unix time it stops being served from here: never later than its exp)
+        self._verified: dict[str, tuple[Principal, float]] = {}
+        self._refresh_lock = asyncio.Lock()
+        self._last_attempt = -float("inf")  # monotonic time of the last fetch attempt
+        self._next_background_refresh = float("inf")  # unix time; armed by start()
+        self._background: asyncio.Task[None] | None = None
+        self.fetch_count = 0
+
+    @property
+    def keys_loaded(self) -> bool:
+        return bool(self._keys)
+
+    @property
+    def key_ids(self) -> frozenset[str]:
+        return frozenset(self._keys)
+
+    async def start(self) -> None:
+        """First load. An unreachable source is tolerated: keys are fetched lazily on demand."""
+        try:
+            await self.refresh()
+        except Exception as exc:  # the auth service may start after us
+            log.warning("jwks_unavailable_at_start", error=repr(exc))
+        self._next_background_refresh = time.time() + self._refresh_interval
+
+    async def close(self) -> None:
+        task, self._background = self._background, None
+        if task is not None and not task.done():
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+
+    async def refresh(self) -> None:
+        """Fetch the JWK Set now; raises when the source fails or holds no usable RS256 key."""
+        async with self._refresh_lock:
+            await self._fetch_and_install()
+
+    def verify(self, token: str) -> Principal:
+        now = time.time()
+        if now >= self._next_background_refresh:
+            self._schedule_background_refresh(now)
+        try:
+            return self._verify(token, now)
+        except _UnknownKey:
+            self._schedule_background_refresh(now)
+            raise invalid_token() from None
+
+    async def verify_async(self, token: str) -> Principal:
+        now = time.time()
+        if now >= self._next_background_refresh:
+            self._schedule_background_refresh(now)
+        try:
+            return self._verify(token, now)
+        except _UnknownKey:
+            pass
+        await self._refresh_throttled()
+        try:
+            return self._verify(token, time.time())
+        except _UnknownKey:
+            raise invalid_token() from None
+
+    # -- verification -------------------------------------------------------------------------
+
+    def _verify(self, token: str, now: float) -> Principal:
+        cached = self._verified.get(token)
+        if cached is not None:
+            if now < cached[1]:
+                return cached[0]
+            del self._verified[token]
+        key = self._key_for(token)
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options=self._options,
+            )
+            principal = _principal_from(claims)
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError):
+            raise invalid_token() from None
+        if self._cache_size > 0:
+            if len(self._verified) >= self._cache_size:
+                # Oldest first (dicts keep insertion order): cheap, and old tokens expire first anyway.
+                del self._verified[next(iter(self._verified))]
+            self._verified[token] = (principal, float(claims["exp"]))
+        return principal
+
+    def _key_for(self, token: str) -> RSAPublicKey:
+        dot = token.find(".")
+        if dot <= 0:
+            raise invalid_token()
+        header_segment = token[:dot]
+        key = self._header_keys.get(header_segment)
+        if key is not None:
+            return key
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise invalid_token() from None
+        if header.get("alg") != ALGORITHM:
+            raise invalid_token()
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise invalid_token()
+        key = self._keys.get(kid)
+        if key is None:
+            raise _UnknownKey(kid)
+        if len(self._header_keys) >= _HEADER_CACHE_SIZE:
+            self._header_keys.clear()  # only crafted headers get here: no need for finesse
+        self._header_keys[header_segment] = key
+        return key
+
+    # -- key refresh --------------------------------------------------------------------------
+
+    async def _refresh_throttled(self) -> None:
+        """At most one fetch per `min_refresh_gap`, however many unknown kids arrive at once."""
+        async with self._refresh_lock:
+            if time.monotonic() - self._last_attempt < self._min_refresh_gap:
+                return
+            try:
+                await self._fetch_and_install()
+            except Exception as exc:
+                log.warning("jwks_refresh_failed", error=repr(exc))
+
+    def _schedule_background_refresh(self, now: float) -> None:
+        if self._background is not None and not self._background.done():
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # verify() called outside an event loop: refresh on the next async call
+            return
+        self._next_background_refresh = now + self._refresh_interval
+        self._background = loop.create_task(self._refresh_throttled())
+
+    async def _fetch_and_install(self) -> None:
+        self._last_attempt = time.monotonic()
+        self.fetch_count += 1
+        document = await self._fetch_jwks()
+        keys, fingerprints = _parse_jwks(document)
+        if not keys:
+            # An empty set would lock every user out; keep the keys we have and say so.
+            raise ValueError("the JWK Set holds no usable RS256 signing key")
+        if fingerprints != self._fingerprints:
+            self._keys, self._fingerprints = keys, fingerprints
+            # Tokens verified with a key that has just gone must not be served from memory.
+            self._header_keys = {}
+            self._verified = {}
+            log.info("jwks_keys_installed", kids=sorted(keys))
+        self._next_background_refresh = time.time() + self._refresh_interval
+
+
+def _parse_jwks(document: dict[str, Any]) -> tuple[dict[str, RSAPublicKey], dict[str, tuple[int, int]]]:
+    keys: dict[str, RSAPublicKey] = {}
+    fingerprints: dict[str, tuple[int, int]] = {}
+    for jwk in document.get("keys", []) if isinstance(document, dict) else []:
+        if not isinstance(jwk, dict) or jwk.get("kty") != "RSA" or not isinstance(jwk.get("kid"), str):
+            continue
+        if jwk.get("alg", ALGORITHM) != ALGORITHM or jwk.get("use", "sig") != "sig":
+            continue
+        try:
+            key = jwt.PyJWK(jwk, algorithm=ALGORITHM).key
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError):
+            log.warning("jwks_key_skipped", kid=jwk.get("kid"))
+            continue
+        if not isinstance(key, RSAPublicKey) or key.key_size < 2048:
+            continue
+        numbers = key.public_numbers()
+        keys[jwk["kid"]] = key
+        fingerprints[jwk["kid"]] = (numbers.n, numbers.e)
+    return keys, fingerprints
+
+
+def _principal_from(claims: dict[str, Any]) -> Principal:
+    subject, token_id, roles = claims["sub"], claims["jti"], claims.get("roles", [])
+    session_id = claims.get("sid")
+    if not isinstance(subject, str) or not subject or not isinstance(token_id, str) or not token_id:
+        raise ValueError("sub and jti must be non-empty strings")
+    if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
+        raise ValueError("roles must be a list of strings")
+    if session_id is not None and not isinstance(session_id, str):
+        raise ValueError("sid must be a string")
+    return Principal(
+        user_id=subject,
+        roles=frozenset(roles),
+        session_id=session_id,
+        token_id=token_id,
+        expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+    )

@@ -1,0 +1,69 @@
+"""The `parovoz` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="parovoz", description="Parovoz game distribution platform")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run the whole platform in one process (embedded mode)")
+    up.add_argument("--host", default=os.environ.get("PAROVOZ_HTTP_HOST", "127.0.0.1"))
+    up.add_argument("--port", type=int, default=int(os.environ.get("PAROVOZ_HTTP_PORT", "8000")))
+    up.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("PAROVOZ_DATA_DIR", ".data")),
+        help="where the private PostgreSQL and files live (default ./.data)",
+    )
+    up.add_argument("--no-demo", action="store_true", help="do not seed demo data")
+
+    serve = sub.add_parser("serve", help="run one service or the gateway (distributed mode)")
+    serve.add_argument("service", help="gateway, auth, account, ...")
+
+    events = sub.add_parser("events", help="the event registry")
+    events_sub = events.add_subparsers(dest="events_command", required=True)
+    cat = events_sub.add_parser("catalogue", help="write the generated AsyncAPI event catalogue")
+    cat.add_argument("--out", type=Path, default=Path("docs/events.asyncapi.json"))
+    cat.add_argument("--check", action="store_true", help="exit 1 when the file is not current")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "events":
+        from parovoz.cli.catalogue import catalogue_command
+
+        return catalogue_command(args.out, check=args.check)
+
+    from parovoz.chassis.config import Settings
+    from parovoz.chassis.obs.logging import configure_logging
+
+    configure_logging(Settings.from_env())
+    if args.command == "up":
+        from parovoz.runtime.embedded import run_embedded
+
+        try:
+            asyncio.run(run_embedded(args.host, args.port, args.data_dir.resolve(), demo=not args.no_demo))
+        except KeyboardInterrupt:
+            pass
+        return 0
+    if args.command == "serve":
+        from parovoz.runtime.serve import serve
+
+        try:
+            serve(args.service)
+        except KeyboardInterrupt:
+            pass
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

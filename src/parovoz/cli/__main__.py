@@ -1,0 +1,5 @@
+import sys
+
+from parovoz.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Composition: which services exist, how one is hosted, the embedded platform, `parovoz serve`."""

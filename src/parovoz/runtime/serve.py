@@ -1,0 +1,127 @@
+"""Distributed mode: `parovoz serve <service>` runs one service (or the gateway) as its own process.
+
+Everything comes from `PAROVOZ_*` variables: the service's PostgreSQL URL, Kafka bootstrap servers,
+Redis, peer gRPC addresses (`PAROVOZ_<PEER>_GRPC`) and, for the gateway, the services' HTTP base
+URLs (`PAROVOZ_<SERVICE>_HTTP`). The process keeps nothing that another replica would need.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import uvicorn
+
+from parovoz.chassis.config import Settings
+from parovoz.chassis.events.brokers.kafka import KafkaBroker
+from parovoz.chassis.obs.logging import get_logger
+from parovoz.chassis.rpc.server import bind, create_server
+from parovoz.chassis.security.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from parovoz.chassis.security.tokens import JwksTokenVerifier
+from parovoz.gateway.app import Gateway
+from parovoz.gateway.upstreams import HttpUpstream
+from parovoz.runtime.host import ServiceHost
+from parovoz.runtime.peers import jwks_from_auth, open_channels
+from parovoz.runtime.registry import service_specs
+from parovoz.runtime.routes import gateway_routes
+
+log = get_logger("parovoz.serve")
+
+
+def rate_limiter(settings: Settings) -> RateLimiter:
+    """Redis-backed limits shared by replicas; in memory only when no Redis is configured."""
+    if settings.redis_url:
+        return RedisRateLimiter(settings.redis_url)
+    log.warning("PAROVOZ_REDIS_URL not set: rate limits are per process")
+    return MemoryRateLimiter()
+
+
+def _uvicorn(app: object, settings: Settings) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        host=settings.http_host,
+        port=settings.http_port,
+        lifespan="off",
+        log_config=None,
+        access_log=False,
+    )
+    return uvicorn.Server(config)
+
+
+async def serve_service(name: str, settings: Settings) -> None:
+    spec = service_specs()[name]
+    broker = KafkaBroker(settings.kafka_bootstrap, idempotence=settings.kafka_idempotence, client_id=name)
+    await broker.start()
+    addresses = {peer: settings.peer_grpc(peer) for peer in {"auth", *spec.rpc_peers}}
+    if name == "auth" and "AUTH_GRPC" not in settings.env:
+        addresses["auth"] = f"127.0.0.1:{settings.grpc_port}"
+    channels = open_channels(addresses, settings, caller=name, peers=spec.rpc_peers)
+    verifier = JwksTokenVerifier(jwks_from_auth(channels["auth"]))
+    limiter = rate_limiter(settings)
+    host = ServiceHost(
+        spec=spec,
+        settings=settings,
+        database_url=settings.database_url(name),
+        broker=broker,
+        tokens=verifier,
+        limiter=limiter,
+        channels=channels,
+        seed_demo=settings.demo_data,
+    )
+    server, _health = create_server(host.grpc_registrations(), settings, service_name=name)
+    port = bind(server, settings.grpc_host, settings.grpc_port)
+    await server.start()
+    await host.start()
+    await verifier.start()
+    log.info("serving", service=name, http=settings.http_port, grpc=port)
+    try:
+        await _uvicorn(host.app, settings).serve()
+    finally:
+        await host.stop()
+        await server.stop(grace=5)
+        for channel in channels.values():
+            await channel.close()
+        await broker.stop()
+        with contextlib.suppress(Exception):
+            await limiter.close()  # type: ignore[attr-defined]
+
+
+async def serve_gateway(settings: Settings) -> None:
+    specs = service_specs()
+    upstreams = {}
+    for name in specs:
+        base = settings.peer_http(name)
+        if base:
+            upstreams[name] = HttpUpstream(base)
+    missing = sorted(set(specs) - set(upstreams))
+    if missing:
+        log.warning("no PAROVOZ_<SERVICE>_HTTP for some services; their routes answer 503", services=missing)
+    channels = open_channels({"auth": settings.peer_grpc("auth")}, settings, caller="gateway", peers=())
+    verifier = JwksTokenVerifier(jwks_from_auth(channels["auth"]))
+    await verifier.start()
+    limiter = rate_limiter(settings)
+    gateway = Gateway(
+        gateway_routes(specs.values()),
+        upstreams,
+        verifier=verifier,
+        limiter=limiter,
+        settings=settings,
+    )
+    try:
+        await _uvicorn(gateway, settings).serve()
+    finally:
+        for upstream in upstreams.values():
+            with contextlib.suppress(Exception):
+                await upstream.close()
+        for channel in channels.values():
+            await channel.close()
+
+
+def serve(name: str) -> None:
+    settings = Settings.from_env()
+    if name == "gateway":
+        asyncio.run(serve_gateway(settings))
+    elif name in service_specs():
+        asyncio.run(serve_service(name, settings))
+    else:
+        raise SystemExit(f"unknown service {name!r}; known: gateway, {', '.join(service_specs())}")
