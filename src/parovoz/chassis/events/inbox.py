@@ -19,7 +19,5 @@ _CLAIM = text(
 
 async def claim(conn: AsyncConnection, consumer: str, event: CloudEvent) -> bool:
     """Record that `consumer` handles `event` now; False when it was handled before."""
-    result = await conn.execute(
-        _CLAIM, {"consumer": consumer, "source": event.source, "event_id": event.id}
-    )
+    result = await conn.execute(_CLAIM, {"consumer": consumer, "source": event.source, "event_id": event.id})
     return result.rowcount == 1

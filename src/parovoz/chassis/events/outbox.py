@@ -95,14 +95,14 @@ class OutboxRelay:
             self._stopping = False
             self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.db.service}")
 
-    async def stop(self, timeout: float = 10.0) -> None:
+    async def stop(self, grace: float = 10.0) -> None:
         """Finish the batch in flight, publish what is committed by now, then stop."""
         if self._task is None:
             return
         self._stopping = True
         self._wake.set()
         try:
-            await asyncio.wait_for(asyncio.shield(self._task), timeout)
+            await asyncio.wait_for(asyncio.shield(self._task), grace)
         except TimeoutError:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pydantic.json_schema import models_json_schema
 
 from parovoz.chassis.models import CamelModel
 
@@ -59,6 +64,13 @@ def register(defn: EventDef) -> EventDef:
     return defn
 
 
+def unregister(name: str) -> None:
+    """Forget a definition (tests register throwaway events with unique topics, then drop them)."""
+    defn = _BY_NAME.pop(name, None)
+    if defn is not None:
+        _BY_TYPE.pop(defn.type, None)
+
+
 def _load_contracts() -> None:
     import parovoz.contracts.events  # noqa: F401  (registers every definition on import)
 
@@ -79,3 +91,84 @@ def by_type(type_: str) -> EventDef | None:
 def all_events() -> list[EventDef]:
     _load_contracts()
     return sorted(_BY_NAME.values(), key=lambda d: d.name)
+
+
+# CloudEvents envelope attributes every message carries (CONTRACTS.md, Events)
+_ENVELOPE_PROPERTIES: dict[str, dict[str, Any]] = {
+    "specversion": {"type": "string", "const": "1.0"},
+    "id": {"type": "string", "format": "uuid", "description": "Event id (uuid4); consumers dedupe on it."},
+    "source": {"type": "string", "pattern": "^/[a-z][a-z0-9_-]*(/[^\\s/]+)*$"},
+    "time": {"type": "string", "format": "date-time", "description": "RFC 3339, UTC, `Z`."},
+    "datacontenttype": {"type": "string", "const": "application/json"},
+    "subject": {"type": "string", "description": "Entity id; also the partition key."},
+    "correlationid": {"type": "string", "description": "Correlation id of the causing operation."},
+}
+
+
+def catalogue() -> dict[str, Any]:
+    """The AsyncAPI 3.0 document of every registered event, generated from the definitions.
+
+    Channels are topics; each message is the CloudEvents envelope whose `data` is the JSON Schema
+    of the event's data model (camelCase, as on the wire).
+    """
+    events = all_events()
+    ref_template = "#/components/schemas/{model}"
+    models = list(dict.fromkeys(d.data for d in events))
+    schema_refs, defs = models_json_schema(
+        [(model, "serialization") for model in models], by_alias=True, ref_template=ref_template
+    )
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    messages: dict[str, Any] = {}
+    for defn in events:
+        data_schema = schema_refs[(defn.data, "serialization")]
+        messages[defn.name] = {
+            "name": defn.name,
+            "title": defn.data.__name__,
+            "summary": defn.description,
+            "contentType": "application/cloudevents+json",
+            "correlationId": {"location": "$message.payload#/correlationid"},
+            "bindings": {"kafka": {"key": {"type": "string", "description": "The event subject."}}},
+            "x-owner": defn.owner,
+            "x-secret-fields": sorted(defn.secret_fields),
+            "payload": {
+                "type": "object",
+                "required": ["specversion", "id", "type", "source", "time", "subject", "data"],
+                "properties": {
+                    **_ENVELOPE_PROPERTIES,
+                    "type": {"type": "string", "const": defn.type},
+                    "data": data_schema,
+                },
+            },
+        }
+        channel = channels.setdefault(
+            defn.topic,
+            {"address": defn.topic, "description": f"Events of `{defn.topic}`.", "messages": {}},
+        )
+        channel["messages"][defn.name] = {"$ref": f"#/components/messages/{defn.name}"}
+        operations[f"{defn.owner}.send.{defn.name}"] = {
+            "action": "send",
+            "channel": {"$ref": f"#/channels/{defn.topic}"},
+            "messages": [{"$ref": f"#/channels/{defn.topic}/messages/{defn.name}"}],
+        }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "Parovoz integration events",
+            "version": "1.0.0",
+            "description": "Generated from parovoz.contracts.events; never edited by hand. "
+            "Dead letters of a topic go to `<topic>.dlq`.",
+        },
+        "defaultContentType": "application/cloudevents+json",
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": messages, "schemas": defs.get("$defs", {})},
+    }
+
+
+def write_catalogue(path: str | Path) -> Path:
+    """Write the catalogue as JSON (sorted keys, so a regenerated file diffs cleanly)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(orjson.dumps(catalogue(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+    return target

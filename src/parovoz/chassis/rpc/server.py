@@ -8,6 +8,7 @@ settings name a certificate (mTLS when they name a CA too).
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import time
@@ -112,6 +113,11 @@ class ChassisServerInterceptor(grpc.aio.ServerInterceptor):
             except ApiError as error:
                 code = grpc_code_for(error.status)
                 await abort(context, error)
+            except asyncio.CancelledError:
+                # the caller went away or its deadline passed; gRPC already answered for us
+                expired = context.time_remaining() is not None and context.time_remaining() <= 0
+                code = grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED
+                raise
             except grpc.aio.AbortError:
                 # the servicer aborted on its own: its status stands
                 code = _code_of(context)
@@ -156,7 +162,9 @@ def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
     key = Path(settings.grpc_tls_key).read_bytes()
     cert = Path(settings.grpc_tls_cert).read_bytes()
     ca = Path(settings.grpc_tls_ca).read_bytes() if settings.grpc_tls_ca else None
-    return grpc.ssl_server_credentials([(key, cert)], root_certificates=ca, require_client_auth=ca is not None)
+    return grpc.ssl_server_credentials(
+        [(key, cert)], root_certificates=ca, require_client_auth=ca is not None
+    )
 
 
 def bind(server: grpc.aio.Server, host: str, port: int) -> int:

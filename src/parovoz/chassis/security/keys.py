@@ -20,6 +20,13 @@ def _b64url_uint(value: int) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
+def jwk_thumbprint(n: str, e: str) -> str:
+    """RFC 7638 thumbprint of an RSA JWK: SHA-256 of the required members, sorted, no whitespace."""
+    canonical = json.dumps({"e": e, "kty": "RSA", "n": n}, separators=(",", ":"), sort_keys=True)
+    digest = hashlib.sha256(canonical.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
 class SigningKey:
     """An RSA 2048 private key; `kid` is its RFC 7638 JWK thumbprint, so it is stable across restarts."""
 
@@ -59,10 +66,7 @@ class SigningKey:
     @cached_property
     def kid(self) -> str:
         n, e = self._public_numbers
-        # RFC 7638: the required members only, lexicographic order, no whitespace.
-        canonical = json.dumps({"e": e, "kty": "RSA", "n": n}, separators=(",", ":"), sort_keys=True)
-        digest = hashlib.sha256(canonical.encode("ascii")).digest()
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+        return jwk_thumbprint(n, e)
 
     def public_jwk(self) -> dict[str, Any]:
         n, e = self._public_numbers

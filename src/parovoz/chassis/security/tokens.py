@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from parovoz.chassis.errors import ApiError
 from parovoz.chassis.obs.logging import get_logger
+from parovoz.chassis.security import jws
 from parovoz.chassis.security.keys import ALGORITHM, SigningKey, jwks
 from parovoz.chassis.security.principal import Principal
 
@@ -38,7 +39,6 @@ __all__ = [
 
 DEFAULT_ISSUER = "parovoz-auth"
 DEFAULT_AUDIENCE = "parovoz"
-REQUIRED_CLAIMS = ["sub", "jti", "exp", "iat", "iss", "aud"]
 _HEADER_CACHE_SIZE = 64
 
 log = get_logger(__name__)
@@ -135,7 +135,6 @@ class JwksTokenVerifier:
         self._refresh_interval = refresh_interval
         self._min_refresh_gap = min_refresh_gap
         self._cache_size = cache_size
-        self._options: Any = {"require": REQUIRED_CLAIMS}
         self._keys: dict[str, RSAPublicKey] = {}
         self._fingerprints: dict[str, tuple[int, int]] = {}
         # The header segment is identical for every token one key signs: map it to the key directly.
@@ -210,19 +209,16 @@ class JwksTokenVerifier:
             if now < cached[1]:
                 return cached[0]
             del self._verified[token]
-        key = self._key_for(token)
         try:
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=[ALGORITHM],
-                audience=self._audience,
-                issuer=self._issuer,
-                leeway=self._leeway,
-                options=self._options,
+            header_segment, payload_segment, sig_segment = jws.split_token(token)
+            key = self._key_for(header_segment)
+            jws.verify_signature(key, header_segment, payload_segment, sig_segment)
+            claims = jws.parse_claims(payload_segment)
+            jws.validate_claims(
+                claims, issuer=self._issuer, audience=self._audience, leeway=self._leeway, now=now
             )
             principal = _principal_from(claims)
-        except (jwt.PyJWTError, ValueError, TypeError, KeyError):
+        except jws.InvalidJws:
             raise invalid_token() from None
         if self._cache_size > 0:
             if len(self._verified) >= self._cache_size:
@@ -231,23 +227,11 @@ class JwksTokenVerifier:
             self._verified[token] = (principal, float(claims["exp"]))
         return principal
 
-    def _key_for(self, token: str) -> RSAPublicKey:
-        dot = token.find(".")
-        if dot <= 0:
-            raise invalid_token()
-        header_segment = token[:dot]
+    def _key_for(self, header_segment: str) -> RSAPublicKey:
         key = self._header_keys.get(header_segment)
         if key is not None:
             return key
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
-            raise invalid_token() from None
-        if header.get("alg") != ALGORITHM:
-            raise invalid_token()
-        kid = header.get("kid")
-        if not isinstance(kid, str):
-            raise invalid_token()
+        kid, _header = jws.parse_header(header_segment)
         key = self._keys.get(kid)
         if key is None:
             raise _UnknownKey(kid)
@@ -320,11 +304,11 @@ def _principal_from(claims: dict[str, Any]) -> Principal:
     subject, token_id, roles = claims["sub"], claims["jti"], claims.get("roles", [])
     session_id = claims.get("sid")
     if not isinstance(subject, str) or not subject or not isinstance(token_id, str) or not token_id:
-        raise ValueError("sub and jti must be non-empty strings")
+        raise jws.InvalidJws("sub and jti must be non-empty strings")
     if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
-        raise ValueError("roles must be a list of strings")
+        raise jws.InvalidJws("roles must be a list of strings")
     if session_id is not None and not isinstance(session_id, str):
-        raise ValueError("sid must be a string")
+        raise jws.InvalidJws("sid must be a string")
     return Principal(
         user_id=subject,
         roles=frozenset(roles),

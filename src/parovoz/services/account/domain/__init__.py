@@ -1,0 +1,1 @@
+"""Account domain: profile rules, the public/private split, the ISO country list."""

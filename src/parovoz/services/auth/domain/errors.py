@@ -1,0 +1,86 @@
+"""Auth's error codes (ru + en texts) and the errors the flows raise."""
+
+from __future__ import annotations
+
+from parovoz.chassis.errors import ApiError, conflict, forbidden, register_messages, unauthorized
+
+register_messages(
+    {
+        "EMAIL_TAKEN": {
+            "ru": ("Адрес занят", "Пользователь с таким адресом электронной почты уже существует."),
+            "en": ("E-mail taken", "A user with this e-mail address already exists."),
+        },
+        "USERNAME_TAKEN": {
+            "ru": ("Имя занято", "Пользователь с таким именем уже существует."),
+            "en": ("Username taken", "A user with this username already exists."),
+        },
+        "INVALID_CREDENTIALS": {
+            "ru": ("Неверные данные для входа", "Неверный логин или пароль."),
+            "en": ("Invalid credentials", "The login or the password is wrong."),
+        },
+        "ACCOUNT_BLOCKED": {
+            "ru": ("Учётная запись заблокирована", "Вход в эту учётную запись запрещён."),
+            "en": ("Account blocked", "Signing in to this account is not allowed."),
+        },
+        "INVALID_REFRESH_TOKEN": {
+            "ru": ("Недействительный токен обновления", "Токен обновления неизвестен, истёк или отозван."),
+            "en": ("Invalid refresh token", "The refresh token is unknown, expired or revoked."),
+        },
+        "REFRESH_TOKEN_REUSED": {
+            "ru": (
+                "Повторное использование токена",
+                "Этот токен обновления уже использован; сеанс завершён. Войдите снова.",
+            ),
+            "en": (
+                "Refresh token reused",
+                "This refresh token was already used; the session is ended. Sign in again.",
+            ),
+        },
+        "USER_NOT_FOUND": {
+            "ru": ("Пользователь не найден", "Пользователя с таким идентификатором нет."),
+            "en": ("User not found", "There is no user with this id."),
+        },
+        "INVALID_EMAIL": {
+            "ru": ("Некорректный адрес", "Укажите корректный адрес электронной почты."),
+            "en": ("Invalid e-mail", "Enter a valid e-mail address."),
+        },
+        "INVALID_USERNAME": {
+            "ru": (
+                "Некорректное имя",
+                "Имя: от 3 до 32 символов — латинские буквы, цифры, «_», «.» и «-».",
+            ),
+            "en": (
+                "Invalid username",
+                "A username has 3 to 32 characters: Latin letters, digits, '_', '.' and '-'.",
+            ),
+        },
+        "INVALID_PASSWORD": {
+            "ru": ("Некорректный пароль", "Пароль должен содержать от 8 до 256 символов."),
+            "en": ("Invalid password", "A password has 8 to 256 characters."),
+        },
+    }
+)
+
+
+def email_taken() -> ApiError:
+    return conflict("EMAIL_TAKEN", pointer="/data/attributes/email")
+
+
+def username_taken() -> ApiError:
+    return conflict("USERNAME_TAKEN", pointer="/data/attributes/username")
+
+
+def invalid_credentials() -> ApiError:
+    return unauthorized("INVALID_CREDENTIALS")
+
+
+def account_blocked() -> ApiError:
+    return forbidden("ACCOUNT_BLOCKED")
+
+
+def invalid_refresh_token() -> ApiError:
+    return unauthorized("INVALID_REFRESH_TOKEN")
+
+
+def refresh_token_reused() -> ApiError:
+    return unauthorized("REFRESH_TOKEN_REUSED")

@@ -1,0 +1,206 @@
+"""Sign-up, sign-in, refresh, sign-out: the use cases, written against a small store protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from parovoz.chassis.errors import ApiError, unprocessable
+from parovoz.chassis.security.tokens import IssuedToken
+from parovoz.services.auth.domain import errors, rules
+from parovoz.services.auth.domain.passwords import Passwords
+from parovoz.services.auth.domain.sessions import (
+    RefreshGrant,
+    RefreshRecord,
+    RefreshVerdict,
+    Session,
+    judge_refresh,
+    new_refresh_grant,
+    new_session,
+    refresh_token_hash,
+)
+from parovoz.services.auth.domain.users import DEFAULT_ROLES, User, new_user
+
+
+class AuthTx(Protocol):
+    """The store inside one transaction (everything commits together or not at all)."""
+
+    async def insert_user(self, user: User) -> None:
+        """Raises the EMAIL_TAKEN / USERNAME_TAKEN ApiError on a unique-index violation."""
+
+    async def record_registered(self, user: User) -> None:
+        """Write the auth.user.registered.v1 event in this transaction."""
+
+    async def user_by_id(self, user_id: str) -> User | None: ...
+
+    async def replace_password_hash(self, user_id: str, old_hash: str, new_hash: str) -> None: ...
+
+    async def insert_session(self, session: Session) -> None: ...
+
+    async def insert_refresh(self, grant: RefreshGrant) -> None: ...
+
+    async def lock_refresh(self, token_hash: bytes) -> RefreshRecord | None:
+        """The token's record, row-locked until commit so concurrent refreshes serialise."""
+
+    async def mark_refresh_used(self, refresh_id: str, now: datetime) -> None: ...
+
+    async def revoke_session(self, session_id: str, now: datetime, reason: str) -> None:
+        """Revoke the session and every refresh token of it; no-op when already revoked."""
+
+
+class AuthStore(Protocol):
+    def transaction(self) -> AbstractAsyncContextManager[AuthTx]: ...
+
+    async def user_by_login(self, login: str) -> User | None:
+        """By e-mail (when the login holds '@') or by username, case-insensitively."""
+
+    async def user_by_id(self, user_id: str) -> User | None: ...
+
+    async def session_is_live(self, session_id: str, user_id: str) -> bool:
+        """The session exists, belongs to the user, is not revoked, and the user is not blocked."""
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    session_id: str
+    access: IssuedToken
+    refresh: RefreshGrant
+    expires_in: int
+    refresh_expires_in: int
+
+
+AccessIssuer = Callable[[User, str], Awaitable[IssuedToken]]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _checked(check: Callable[[str], str], value: str, field: str) -> str:
+    try:
+        return check(value)
+    except rules.RuleViolation as exc:
+        raise unprocessable(exc.code, pointer=f"/data/attributes/{field}") from None
+
+
+class AuthFlows:
+    def __init__(
+        self,
+        store: AuthStore,
+        passwords: Passwords,
+        issue_access: AccessIssuer,
+        *,
+        access_ttl: int,
+        refresh_ttl: int,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.passwords = passwords
+        self.issue_access = issue_access
+        self.access_ttl = access_ttl
+        self.refresh_ttl = refresh_ttl
+        self.clock = clock
+
+    async def register(
+        self,
+        email: str,
+        username: str,
+        password: str,
+        *,
+        language: str = "ru",
+        roles: tuple[str, ...] = DEFAULT_ROLES,
+    ) -> User:
+        email = _checked(rules.normalize_email, email, "email")
+        username = _checked(rules.check_username, username, "username")
+        password = _checked(rules.check_password, password, "password")
+        password_hash = await self.passwords.hash(password)
+        user = new_user(
+            email=email,
+            username=username,
+            password_hash=password_hash,
+            now=self.clock(),
+            language=language,
+            roles=roles,
+        )
+        # The user row and its event commit together (transactional outbox); a duplicate fails
+        # on the unique indexes, which settles races between simultaneous sign-ups.
+        async with self.store.transaction() as tx:
+            await tx.insert_user(user)
+            await tx.record_registered(user)
+        return user
+
+    async def login(
+        self, login: str, password: str, *, user_agent: str | None, client_ip: str | None
+    ) -> TokenPair:
+        user = await self.store.user_by_login(rules.normalize_login(login))
+        if user is None:
+            # Same work and the same answer as a wrong password: no account enumeration.
+            await self.passwords.verify_dummy(password)
+            raise errors.invalid_credentials()
+        if not await self.passwords.verify(user.password_hash, password):
+            raise errors.invalid_credentials()
+        # Only after the password is proven: otherwise "blocked" would leak that the account exists.
+        if user.is_blocked:
+            raise errors.account_blocked()
+        new_hash = None
+        if self.passwords.needs_rehash(user.password_hash):
+            new_hash = await self.passwords.hash(password)
+        now = self.clock()
+        session = new_session(user.id, user_agent=user_agent, client_ip=client_ip, now=now)
+        grant = new_refresh_grant(session.id, now=now, ttl=timedelta(seconds=self.refresh_ttl))
+        async with self.store.transaction() as tx:
+            if new_hash is not None:
+                await tx.replace_password_hash(user.id, user.password_hash, new_hash)
+            await tx.insert_session(session)
+            await tx.insert_refresh(grant)
+        return await self._pair(user, session.id, grant)
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        now = self.clock()
+        failure: ApiError | None = None
+        user: User | None = None
+        async with self.store.transaction() as tx:
+            record = await tx.lock_refresh(refresh_token_hash(refresh_token))
+            verdict = judge_refresh(record, now)
+            if record is not None and verdict is RefreshVerdict.ROTATE:
+                user = await tx.user_by_id(record.user_id)
+                if user is None or user.is_blocked:
+                    await tx.revoke_session(record.session_id, now, "user_blocked")
+                    failure = errors.account_blocked()
+                else:
+                    await tx.mark_refresh_used(record.id, now)
+                    grant = new_refresh_grant(
+                        record.session_id, now=now, ttl=timedelta(seconds=self.refresh_ttl)
+                    )
+                    await tx.insert_refresh(grant)
+            elif record is not None and verdict is RefreshVerdict.REUSED:
+                await tx.revoke_session(record.session_id, now, "refresh_token_reused")
+                failure = errors.refresh_token_reused()
+            else:
+                failure = errors.invalid_refresh_token()
+        # Raised after the commit: the revocation above must persist although the call fails.
+        if failure is not None:
+            raise failure
+        assert user is not None and record is not None
+        return await self._pair(user, record.session_id, grant)
+
+    async def logout(self, refresh_token: str) -> None:
+        async with self.store.transaction() as tx:
+            record = await tx.lock_refresh(refresh_token_hash(refresh_token))
+            if record is not None:
+                await tx.revoke_session(record.session_id, self.clock(), "logout")
+        if record is None:
+            raise errors.invalid_refresh_token()
+
+    async def user(self, user_id: str) -> User:
+        user = await self.store.user_by_id(user_id)
+        if user is None:
+            raise ApiError(404, "USER_NOT_FOUND")
+        return user
+
+    async def _pair(self, user: User, session_id: str, grant: RefreshGrant) -> TokenPair:
+        access = await self.issue_access(user, session_id)
+        return TokenPair(session_id, access, grant, self.access_ttl, self.refresh_ttl)

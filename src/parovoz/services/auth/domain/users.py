@@ -1,0 +1,54 @@
+"""A user as Auth knows it: credentials, roles and status (the profile lives in Account)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from parovoz.chassis.security.roles import USER
+
+ACTIVE = "active"
+BLOCKED = "blocked"
+STATUSES = (ACTIVE, BLOCKED)
+DEFAULT_ROLES: tuple[str, ...] = (USER,)
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    email: str
+    username: str
+    password_hash: str
+    roles: tuple[str, ...]
+    status: str
+    email_verified: bool
+    language: str
+    created_at: datetime
+
+    @property
+    def is_blocked(self) -> bool:
+        return self.status == BLOCKED
+
+
+def new_user(
+    *,
+    email: str,
+    username: str,
+    password_hash: str,
+    now: datetime,
+    language: str = "ru",
+    roles: tuple[str, ...] = DEFAULT_ROLES,
+) -> User:
+    """A freshly registered, active user with an unverified e-mail address."""
+    return User(
+        id=str(uuid.uuid4()),
+        email=email,
+        username=username,
+        password_hash=password_hash,
+        roles=roles,
+        status=ACTIVE,
+        email_verified=False,
+        language=language,
+        created_at=now,
+    )

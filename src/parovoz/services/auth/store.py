@@ -1,0 +1,261 @@
+"""Auth's tables (SQLAlchemy Core) and queries; implements the domain's `AuthStore`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from parovoz.chassis.db import Database, UnitOfWork
+from parovoz.services.auth import events
+from parovoz.services.auth.domain import errors
+from parovoz.services.auth.domain.rules import is_email_login
+from parovoz.services.auth.domain.sessions import RefreshGrant, RefreshRecord, Session
+from parovoz.services.auth.domain.users import ACTIVE, User
+
+UUID = postgresql.UUID(as_uuid=False)
+TS = sa.DateTime(timezone=True)
+metadata = sa.MetaData()
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("email", sa.Text, nullable=False),
+    sa.Column("username", sa.Text, nullable=False),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("roles", postgresql.ARRAY(sa.Text), nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("email_verified", sa.Boolean, nullable=False),
+    sa.Column("language", sa.Text, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("user_id", UUID, nullable=False),
+    sa.Column("user_agent", sa.Text),
+    sa.Column("client_ip", sa.Text),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("last_used_at", TS, nullable=False),
+    sa.Column("revoked_at", TS),
+    sa.Column("revoked_reason", sa.Text),
+)
+
+refresh_tokens = sa.Table(
+    "refresh_tokens",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("session_id", UUID, nullable=False),
+    sa.Column("token_hash", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("expires_at", TS, nullable=False),
+    sa.Column("used_at", TS),
+    sa.Column("revoked_at", TS),
+)
+
+signing_keys = sa.Table(
+    "signing_keys",
+    metadata,
+    sa.Column("kid", sa.Text, primary_key=True),
+    sa.Column("private_pem", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
+    sa.Column("retired_at", TS),
+)
+
+# User agents are client-controlled: keep what identifies a browser, not an attacker's megabyte.
+USER_AGENT_MAX = 512
+
+
+def _user(row: Any) -> User:
+    return User(
+        id=row.id,
+        email=row.email,
+        username=row.username,
+        password_hash=row.password_hash,
+        roles=tuple(row.roles),
+        status=row.status,
+        email_verified=row.email_verified,
+        language=row.language,
+        created_at=row.created_at,
+    )
+
+
+async def _user_by_id(conn: AsyncConnection, user_id: str) -> User | None:
+    row = (await conn.execute(sa.select(users).where(users.c.id == user_id))).first()
+    return _user(row) if row else None
+
+
+def _duplicate_of(exc: IntegrityError) -> str | None:
+    """Which unique index a failed insert hit ('email' / 'username'), from the driver's error."""
+    cause = getattr(exc.orig, "__cause__", None)
+    name = getattr(cause, "constraint_name", None) or str(exc.orig)
+    if "users_email_key" in name:
+        return "email"
+    if "users_username_lower_key" in name:
+        return "username"
+    return None
+
+
+class AuthTransaction:
+    """`AuthTx` over one chassis unit of work."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.conn = uow.conn
+
+    async def insert_user(self, user: User) -> None:
+        values = {
+            "id": user.id,
+            "email": user.email,
+            "username": user.username,
+            "password_hash": user.password_hash,
+            "roles": list(user.roles),
+            "status": user.status,
+            "email_verified": user.email_verified,
+            "language": user.language,
+            "created_at": user.created_at,
+            "updated_at": user.created_at,
+        }
+        # A savepoint keeps the transaction usable for the caller after a duplicate.
+        try:
+            async with self.conn.begin_nested():
+                await self.conn.execute(users.insert().values(**values))
+        except IntegrityError as exc:
+            which = _duplicate_of(exc)
+            if which == "email":
+                raise errors.email_taken() from None
+            if which == "username":
+                raise errors.username_taken() from None
+            raise
+
+    async def record_registered(self, user: User) -> None:
+        await events.emit_user_registered(self.uow, user)
+
+    async def user_by_id(self, user_id: str) -> User | None:
+        return await _user_by_id(self.conn, user_id)
+
+    async def replace_password_hash(self, user_id: str, old_hash: str, new_hash: str) -> None:
+        # Conditional on the old hash: a password changed meanwhile is not overwritten.
+        await self.conn.execute(
+            users.update()
+            .where(users.c.id == user_id, users.c.password_hash == old_hash)
+            .values(password_hash=new_hash, updated_at=sa.func.now())
+        )
+
+    async def insert_session(self, session: Session) -> None:
+        await self.conn.execute(
+            sessions.insert().values(
+                id=session.id,
+                user_id=session.user_id,
+                user_agent=(session.user_agent or None) and session.user_agent[:USER_AGENT_MAX],
+                client_ip=session.client_ip,
+                created_at=session.created_at,
+                last_used_at=session.created_at,
+            )
+        )
+
+    async def insert_refresh(self, grant: RefreshGrant) -> None:
+        await self.conn.execute(
+            refresh_tokens.insert().values(
+                id=grant.id,
+                session_id=grant.session_id,
+                token_hash=grant.token_hash,
+                created_at=grant.created_at,
+                expires_at=grant.expires_at,
+            )
+        )
+        await self.conn.execute(
+            sessions.update().where(sessions.c.id == grant.session_id).values(last_used_at=grant.created_at)
+        )
+
+    async def lock_refresh(self, token_hash: bytes) -> RefreshRecord | None:
+        # FOR UPDATE of the token row: a second refresh with the same token waits for the first
+        # to commit, then sees `used_at` set and is judged a reuse (one winner, never two).
+        query = (
+            sa.select(
+                refresh_tokens.c.id,
+                refresh_tokens.c.session_id,
+                refresh_tokens.c.expires_at,
+                refresh_tokens.c.used_at,
+                refresh_tokens.c.revoked_at,
+                sessions.c.user_id,
+                sessions.c.revoked_at.label("session_revoked_at"),
+            )
+            .join(sessions, sessions.c.id == refresh_tokens.c.session_id)
+            .where(refresh_tokens.c.token_hash == token_hash)
+            .with_for_update(of=refresh_tokens)
+        )
+        row = (await self.conn.execute(query)).first()
+        if row is None:
+            return None
+        return RefreshRecord(
+            id=row.id,
+            session_id=row.session_id,
+            user_id=row.user_id,
+            expires_at=row.expires_at,
+            used_at=row.used_at,
+            session_revoked_at=row.session_revoked_at or row.revoked_at,
+        )
+
+    async def mark_refresh_used(self, refresh_id: str, now: datetime) -> None:
+        await self.conn.execute(
+            refresh_tokens.update().where(refresh_tokens.c.id == refresh_id).values(used_at=now)
+        )
+
+    async def revoke_session(self, session_id: str, now: datetime, reason: str) -> None:
+        await self.conn.execute(
+            sessions.update()
+            .where(sessions.c.id == session_id, sessions.c.revoked_at.is_(None))
+            .values(revoked_at=now, revoked_reason=reason)
+        )
+        await self.conn.execute(
+            refresh_tokens.update()
+            .where(refresh_tokens.c.session_id == session_id, refresh_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+
+class AuthDbStore:
+    """`AuthStore` over the service database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AuthTransaction]:
+        async with self.db.transaction() as uow:
+            yield AuthTransaction(uow)
+
+    async def user_by_login(self, login: str) -> User | None:
+        column = users.c.email if is_email_login(login) else sa.func.lower(users.c.username)
+        async with self.db.connect() as conn:
+            row = (await conn.execute(sa.select(users).where(column == login))).first()
+        return _user(row) if row else None
+
+    async def user_by_id(self, user_id: str) -> User | None:
+        async with self.db.connect() as conn:
+            return await _user_by_id(conn, user_id)
+
+    async def session_is_live(self, session_id: str, user_id: str) -> bool:
+        query = (
+            sa.select(sa.literal(1))
+            .select_from(sessions.join(users, users.c.id == sessions.c.user_id))
+            .where(
+                sessions.c.id == session_id,
+                sessions.c.user_id == user_id,
+                sessions.c.revoked_at.is_(None),
+                users.c.status == ACTIVE,
+            )
+        )
+        async with self.db.connect() as conn:
+            return (await conn.execute(query)).first() is not None
