@@ -187,8 +187,11 @@ class IdempotencyStore:
                 await self._release(scope, key, attempt)
                 raise
             response = error_response(error)  # the work rolled back; its refusal is the answer
-            async with self.db.transaction() as uow:
-                await self._complete(uow.conn, scope, key, attempt, response)
+            try:
+                async with self.db.transaction() as uow:
+                    await self._complete(uow.conn, scope, key, attempt, response)
+            except _AttemptSuperseded:
+                pass  # a takeover owns the key now; our refusal still answers this request
             return response
         except BaseException:
             await self._release(scope, key, attempt)

@@ -84,7 +84,9 @@ class ListQuery:
 
 def _single(params: Any, name: str, code: str) -> str | None:
     values = params.getlist(name)
-    if len(values) > 1:
+    if len(values) > 1:  # a repeated parameter is ambiguous: refuse rather than pick one
+        if code == "INVALID_FILTER":
+            raise filter_error(name, f"параметр {name} повторяется", f"{name} is repeated")
         raise ApiError(400, code, parameter=name, params={"max": MAX_PER_PAGE, "field": name})
     return values[0] if values else None
 
