@@ -42,7 +42,12 @@ def decode_segment(segment: str) -> bytes:
     return raw
 
 
+MAX_TOKEN_LENGTH = 8192
+
+
 def split_token(token: str) -> tuple[str, str, str]:
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidJws("token too long")
     parts = token.split(".")
     if len(parts) != 3 or not all(parts):
         raise InvalidJws("a compact JWS has three non-empty segments")

@@ -9,8 +9,10 @@ from collections.abc import Iterable
 from functools import cached_property
 from typing import Any
 
+import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 ALGORITHM = "RS256"
 
@@ -76,3 +78,29 @@ class SigningKey:
 def jwks(keys: Iterable[SigningKey]) -> dict[str, Any]:
     """The JWK Set publishing the public halves of `keys` (current key and the ones still honoured)."""
     return {"keys": [key.public_jwk() for key in keys]}
+
+
+def parse_public_jwks(
+    document: dict[str, Any],
+) -> tuple[dict[str, RSAPublicKey], dict[str, tuple[int, int]]]:
+    """The usable RS256 signing keys of a JWK Set, parsed once: (kid -> key, kid -> (n, e)).
+
+    Entries for other key types, algorithms or uses, and keys under 2048 bits, are skipped.
+    """
+    keys: dict[str, RSAPublicKey] = {}
+    fingerprints: dict[str, tuple[int, int]] = {}
+    for jwk in document.get("keys", []) if isinstance(document, dict) else []:
+        if not isinstance(jwk, dict) or jwk.get("kty") != "RSA" or not isinstance(jwk.get("kid"), str):
+            continue
+        if jwk.get("alg", ALGORITHM) != ALGORITHM or jwk.get("use", "sig") != "sig":
+            continue
+        try:
+            key = jwt.PyJWK(jwk, algorithm=ALGORITHM).key
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError):
+            continue
+        if not isinstance(key, RSAPublicKey) or key.key_size < 2048:
+            continue
+        numbers = key.public_numbers()
+        keys[jwk["kid"]] = key
+        fingerprints[jwk["kid"]] = (numbers.n, numbers.e)
+    return keys, fingerprints

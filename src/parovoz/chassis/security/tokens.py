@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from parovoz.chassis.errors import ApiError
 from parovoz.chassis.obs.logging import get_logger
 from parovoz.chassis.security import jws
-from parovoz.chassis.security.keys import ALGORITHM, SigningKey, jwks
+from parovoz.chassis.security.keys import ALGORITHM, SigningKey, jwks, parse_public_jwks
 from parovoz.chassis.security.principal import Principal
 
 __all__ = [
@@ -266,7 +266,7 @@ class JwksTokenVerifier:
         self._last_attempt = time.monotonic()
         self.fetch_count += 1
         document = await self._fetch_jwks()
-        keys, fingerprints = _parse_jwks(document)
+        keys, fingerprints = parse_public_jwks(document)
         if not keys:
             # An empty set would lock every user out; keep the keys we have and say so.
             raise ValueError("the JWK Set holds no usable RS256 signing key")
@@ -277,27 +277,6 @@ class JwksTokenVerifier:
             self._verified = {}
             log.info("jwks_keys_installed", kids=sorted(keys))
         self._next_background_refresh = time.time() + self._refresh_interval
-
-
-def _parse_jwks(document: dict[str, Any]) -> tuple[dict[str, RSAPublicKey], dict[str, tuple[int, int]]]:
-    keys: dict[str, RSAPublicKey] = {}
-    fingerprints: dict[str, tuple[int, int]] = {}
-    for jwk in document.get("keys", []) if isinstance(document, dict) else []:
-        if not isinstance(jwk, dict) or jwk.get("kty") != "RSA" or not isinstance(jwk.get("kid"), str):
-            continue
-        if jwk.get("alg", ALGORITHM) != ALGORITHM or jwk.get("use", "sig") != "sig":
-            continue
-        try:
-            key = jwt.PyJWK(jwk, algorithm=ALGORITHM).key
-        except (jwt.PyJWTError, ValueError, TypeError, KeyError):
-            log.warning("jwks_key_skipped", kid=jwk.get("kid"))
-            continue
-        if not isinstance(key, RSAPublicKey) or key.key_size < 2048:
-            continue
-        numbers = key.public_numbers()
-        keys[jwk["kid"]] = key
-        fingerprints[jwk["kid"]] = (numbers.n, numbers.e)
-    return keys, fingerprints
 
 
 def _principal_from(claims: dict[str, Any]) -> Principal:
