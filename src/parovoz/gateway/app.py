@@ -12,96 +12,43 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from parovoz.chassis.config import Settings
 from parovoz.chassis.errors import ApiError, too_many_requests
 from parovoz.chassis.obs.logging import get_logger
-from parovoz.chassis.obs.metrics import observe_http
-from parovoz.chassis.rest.errors import negotiate_language, render_error
+from parovoz.chassis.rest.errors import negotiate_language
 from parovoz.chassis.security.ratelimit import RateLimiter
 from parovoz.chassis.security.tokens import TokenVerifier
 from parovoz.gateway.compression import GzipSend, accepts_gzip
 from parovoz.gateway.docs import DocsSource, MergedOpenApi
-from parovoz.gateway.edge import ClientAddressResolver, CorsPolicy, RawHeaders, request_id_from, security_headers
+from parovoz.gateway.edge import (
+    ClientAddressResolver,
+    CorsPolicy,
+    RawHeaders,
+    request_id_from,
+    security_headers,
+)
+from parovoz.gateway.errors import UpstreamError
+from parovoz.gateway.exchange import BodyLimit, CachedHttpMetrics, Exchange
 from parovoz.gateway.own_routes import OwnRoutes
 from parovoz.gateway.routes import Route, RouteTable
-from parovoz.gateway.upstreams import ClientDisconnected, Message, Receive, Scope, Send, Upstream, UpstreamError
+from parovoz.gateway.upstreams import (
+    ClientDisconnected,
+    Receive,
+    Scope,
+    Send,
+    Upstream,
+)
 
 log = get_logger(__name__)
 
 # Identity headers only the gateway may set: a client sending them is trying to impersonate.
 _SPOOFABLE = frozenset({b"x-user-id", b"x-user-roles", b"x-original-ip", b"x-request-id"})
-# Response headers the gateway owns; a service's copies are replaced, never duplicated.
-_GATEWAY_OWNED_RESPONSE = frozenset(
-    {
-        b"x-request-id",
-        b"x-content-type-options",
-        b"x-frame-options",
-        b"referrer-policy",
-        b"strict-transport-security",
-        b"access-control-allow-origin",
-        b"access-control-allow-credentials",
-        b"access-control-expose-headers",
-    }
-)
 # Metric label values for methods; anything else is "OTHER" so clients cannot mint label values.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 DEFAULT_IP_LIMIT = 600  # requests per minute per client IP (anonymous)
 DEFAULT_USER_LIMIT = 1200  # requests per minute per authenticated user
 RATE_WINDOW_S = 60.0
-
-
-class BodyTooLarge(Exception):
-    """The request body grew past the limit while being streamed."""
-
-
-class _BodyLimit:
-    """A `receive` that counts body bytes (for chunked uploads that declare no Content-Length)."""
-
-    __slots__ = ("count", "exceeded", "limit", "receive")
-
-    def __init__(self, receive: Receive, limit: int) -> None:
-        self.receive, self.limit, self.count, self.exceeded = receive, limit, 0, False
-
-    async def __call__(self) -> Message:
-        message: Message = await self.receive()
-        if message["type"] == "http.request":
-            self.count += len(message.get("body", b""))
-            if self.count > self.limit:
-                self.exceeded = True
-                raise BodyTooLarge
-        return message
-
-
-class _Exchange:
-    """One request's response side: status seen, whether headers went out, headers to add."""
-
-    __slots__ = ("extra", "send", "started", "status", "suppressed")
-
-    def __init__(self, send: Send, extra: RawHeaders) -> None:
-        self.send, self.extra = send, extra
-        self.started, self.status, self.suppressed = False, 0, False
-
-    async def __call__(self, message: Message) -> None:
-        if self.suppressed:
-            return  # the upstream answered a request the gateway already refused (413)
-        if message["type"] == "http.response.start":
-            headers = [h for h in message.get("headers", ()) if h[0].lower() not in _GATEWAY_OWNED_RESPONSE]
-            headers.extend(self.extra)
-            message = {"type": "http.response.start", "status": message["status"], "headers": headers}
-            self.started, self.status = True, message["status"]
-        await self.send(message)
-
-    async def respond(self, status: int, headers: RawHeaders, body: bytes, *, head: bool = False) -> None:
-        if not any(name == b"content-length" for name, _ in headers):
-            headers = [*headers, (b"content-length", str(len(body)).encode("latin-1"))]
-        await self({"type": "http.response.start", "status": status, "headers": headers})
-        await self({"type": "http.response.body", "body": b"" if head else body, "more_body": False})
-
-    async def error(self, error: ApiError, language: str) -> None:
-        status, headers, body = render_error(error, language)
-        await self.respond(status, headers, body)
 
 
 class Gateway:
@@ -134,8 +81,7 @@ class Gateway:
         self._security_headers = security_headers(settings)
         self.docs = docs or MergedOpenApi(self.upstreams, self.routes)
         self.own_routes = OwnRoutes(self.upstreams, self.docs, readiness_timeout=readiness_timeout)
-        # (method, route, status) label children are created once: labels() costs more than inc().
-        self._observe = observe_http
+        self._observe = CachedHttpMetrics()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -208,10 +154,8 @@ class Gateway:
         if cross_origin_allowed and not is_preflight:
             extra.extend(self.cors.response_headers(origin))  # type: ignore[arg-type]
         head = method == "HEAD"
-        outbound = (
-            GzipSend(send) if not head and accepts_gzip(accept_encoding) else send
-        )
-        exchange = _Exchange(outbound, extra)
+        outbound = GzipSend(send) if not head and accepts_gzip(accept_encoding) else send
+        exchange = Exchange(outbound, extra)
         route_label = "unmatched"
         try:
             if is_preflight:
@@ -232,7 +176,12 @@ class Gateway:
                 return
             route_label = route.prefix
             await self._proxy(
-                scope, receive, exchange, route, forwarded, language,
+                scope,
+                receive,
+                exchange,
+                route,
+                forwarded,
+                language,
                 request_id=request_id,
                 authorization=authorization,
                 forwarded_for=forwarded_for,
@@ -247,7 +196,7 @@ class Gateway:
         self,
         scope: Scope,
         receive: Receive,
-        exchange: _Exchange,
+        exchange: Exchange,
         route: Route,
         forwarded: RawHeaders,
         language: str,
@@ -292,10 +241,13 @@ class Gateway:
         forwarded.append((b"x-original-ip", client_ip.encode("latin-1")))
         forwarded.append((b"x-request-id", request_id.encode("latin-1")))
         upstream_scope = {**scope, "headers": forwarded}
-        body_limit = _BodyLimit(receive, self.max_body) if chunked else None
+        body_limit = BodyLimit(receive, self.max_body, exchange) if chunked else None
         try:
             await self.upstreams[route.service].forward(upstream_scope, body_limit or receive, exchange)
         except UpstreamError as exc:
+            if exchange.suppressed:
+                await self._refuse_too_large(exchange, language)
+                return
             if exchange.started:
                 raise
             headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
@@ -304,16 +256,20 @@ class Gateway:
         except ClientDisconnected:
             return
         except Exception:
-            if body_limit is not None and body_limit.exceeded and not exchange.started:
-                await exchange.error(self._too_large(), language)
+            if exchange.suppressed:
+                await self._refuse_too_large(exchange, language)
                 return
             if exchange.started:
                 raise
             log.exception("upstream_failed", service=route.service)
             await exchange.error(ApiError(502, "BAD_GATEWAY", params={"service": route.service}), language)
         else:
-            if body_limit is not None and body_limit.exceeded and not exchange.started:
-                await exchange.error(self._too_large(), language)
+            if exchange.suppressed:
+                await self._refuse_too_large(exchange, language)
+
+    async def _refuse_too_large(self, exchange: Exchange, language: str) -> None:
+        exchange.suppressed = False
+        await exchange.error(self._too_large(), language)
 
     def _too_large(self) -> ApiError:
         return ApiError(413, "PAYLOAD_TOO_LARGE", params={"limit": self.max_body})

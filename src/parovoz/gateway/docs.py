@@ -17,8 +17,9 @@ from typing import Any, Protocol
 import orjson
 
 from parovoz.chassis.obs.logging import get_logger
+from parovoz.gateway.errors import UpstreamError
 from parovoz.gateway.routes import RouteTable
-from parovoz.gateway.upstreams import Upstream, UpstreamError, fetch
+from parovoz.gateway.upstreams import Upstream, fetch
 
 log = get_logger(__name__)
 

@@ -49,7 +49,9 @@ class ClientAddressResolver:
     """
 
     def __init__(self, trusted: Iterable[str]) -> None:
-        self._networks = [ipaddress.ip_network(item.strip(), strict=False) for item in trusted if item.strip()]
+        self._networks = [
+            ipaddress.ip_network(item.strip(), strict=False) for item in trusted if item.strip()
+        ]
         self._trust_cache: dict[str, bool] = {}
 
     @classmethod
@@ -113,7 +115,10 @@ class CorsPolicy:
                 (b"access-control-expose-headers", self.exposed_headers),
                 (b"vary", b"Origin"),
             ]
-        return [(b"access-control-allow-origin", b"*"), (b"access-control-expose-headers", self.exposed_headers)]
+        return [
+            (b"access-control-allow-origin", b"*"),
+            (b"access-control-expose-headers", self.exposed_headers),
+        ]
 
     def preflight_headers(self, origin: bytes, requested_headers: bytes | None) -> RawHeaders:
         headers = self.response_headers(origin)

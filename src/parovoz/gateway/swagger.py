@@ -19,8 +19,14 @@ ASSETS_PREFIX = "/api/v1/docs/assets/"
 OPENAPI_PATH = "/api/v1/openapi.json"
 RawHeaders = list[tuple[bytes, bytes]]
 
-_ASSET_NAMES = ("swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js",
-                "favicon-32x32.png", "favicon-16x16.png", "index.css")
+_ASSET_NAMES = (
+    "swagger-ui.css",
+    "swagger-ui-bundle.js",
+    "swagger-ui-standalone-preset.js",
+    "favicon-32x32.png",
+    "favicon-16x16.png",
+    "index.css",
+)
 
 # Served as an asset (not inline) so the page works under a CSP without 'unsafe-inline' scripts.
 _INIT_JS = f"""window.onload = function () {{

@@ -9,14 +9,19 @@ after the response started can only cut the connection, which is how HTTP signal
 from __future__ import annotations
 
 import asyncio
-import math
-import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-import httpcore
+from parovoz.gateway.breaker import CircuitBreaker
+from parovoz.gateway.errors import bad_gateway, gateway_timeout
+from parovoz.gateway.http1 import (
+    ConnectFailed,
+    ConnectionLost,
+    ConnectTimedOut,
+    Http1Pool,
+    ResponseTimedOut,
+)
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -40,24 +45,6 @@ HOP_BY_HOP = frozenset(
 )
 # Bodies up to this size are read whole and sent with a Content-Length: one write instead of a stream.
 SMALL_BODY = 64 * 1024
-
-
-class UpstreamError(Exception):
-    """The service could not answer: 502 BAD_GATEWAY, 503 SERVICE_UNAVAILABLE or 504 GATEWAY_TIMEOUT."""
-
-    def __init__(self, status: int, code: str, retry_after: int | None = None) -> None:
-        super().__init__(f"{status} {code}")
-        self.status = status
-        self.code = code
-        self.retry_after = retry_after
-
-
-def bad_gateway() -> UpstreamError:
-    return UpstreamError(502, "BAD_GATEWAY")
-
-
-def gateway_timeout() -> UpstreamError:
-    return UpstreamError(504, "GATEWAY_TIMEOUT")
 
 
 class Upstream(Protocol):
@@ -112,44 +99,12 @@ class AsgiUpstream:
         return None
 
 
-@dataclass
-class CircuitBreaker:
-    """After `threshold` consecutive connection failures, fail fast for `open_seconds`.
-
-    A service that refuses connections would otherwise cost every caller a connect attempt; while
-    open the gateway answers 503 + Retry-After at once. When the period ends, requests flow again
-    and the first failure reopens it (the failure count stays at the threshold until a success).
-    """
-
-    threshold: int = 5
-    open_seconds: float = 5.0
-    failures: int = 0
-    open_until: float = 0.0
-
-    def check(self) -> None:
-        if self.open_until:
-            remaining = self.open_until - time.monotonic()
-            if remaining > 0:
-                raise UpstreamError(503, "SERVICE_UNAVAILABLE", retry_after=max(1, math.ceil(remaining)))
-            self.open_until = 0.0
-
-    def record_failure(self) -> None:
-        self.failures += 1
-        if self.failures >= self.threshold:
-            self.open_until = time.monotonic() + self.open_seconds
-
-    def record_success(self) -> None:
-        self.failures = 0
-        self.open_until = 0.0
-
-
 class HttpUpstream:
     """Distributed mode: stream the request to `base_url` over pooled HTTP/1.1 keep-alive connections.
 
-    Uses httpcore directly (the transport under httpx): raw byte headers pass through without the
-    conversions httpx's models do, which is most of a proxy's per-request client cost.
-    `timeout` bounds connection-pool waits, writes and each read (so a slow service is a 504, a
-    long stream that keeps producing is not); `connect_timeout` bounds the TCP connect.
+    `timeout` bounds the wait for the response head and each later read (so a slow service is a
+    504, while a long download that keeps producing is not cut); `connect_timeout` bounds the TCP
+    connect. See http1.py for why this is not httpx.
     """
 
     def __init__(
@@ -163,20 +118,18 @@ class HttpUpstream:
         open_seconds: float = 5.0,
     ) -> None:
         parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"upstream base URL must be http(s)://host[:port][/path]: {base_url!r}")
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError(f"upstream base URL must be http://host[:port][/path]: {base_url!r}")
         self.base_url = base_url.rstrip("/")
-        self._scheme = parts.scheme.encode("ascii")
-        self._host = parts.hostname.encode("idna")
-        self._port = parts.port or (443 if parts.scheme == "https" else 80)
         self._host_header = parts.netloc.encode("idna")
         self._base_path = parts.path.rstrip("/").encode("ascii")
-        self._timeouts = {"connect": connect_timeout, "read": timeout, "write": timeout, "pool": timeout}
         self.breaker = CircuitBreaker(failure_threshold, open_seconds)
-        self._pool = httpcore.AsyncConnectionPool(
+        self._pool = Http1Pool(
+            parts.hostname,
+            parts.port or 80,
+            connect_timeout=connect_timeout,
+            timeout=timeout,
             max_connections=max_connections,
-            max_keepalive_connections=max_connections,
-            keepalive_expiry=30.0,
         )
 
     async def forward(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -185,27 +138,17 @@ class HttpUpstream:
         if scope.get("query_string"):
             target += b"?" + scope["query_string"]
         headers, content = await self._request_body(scope, receive)
-        request = httpcore.Request(
-            scope["method"].encode("ascii"),
-            httpcore.URL(scheme=self._scheme, host=self._host, port=self._port, target=target),
-            headers=headers,
-            content=content,
-            extensions={"timeout": self._timeouts},
-        )
         try:
-            response = await self._pool.handle_async_request(request)
-        except httpcore.ConnectTimeout:
+            response = await self._pool.request(scope["method"].encode("ascii"), target, headers, content)
+        except ConnectTimedOut:
             self.breaker.record_failure()
             raise gateway_timeout() from None
-        except httpcore.ConnectError:
+        except (ConnectFailed, ConnectionLost):
+            # Refused, reset or closed without an answer: the service is down, crashing or gone.
             self.breaker.record_failure()
             raise bad_gateway() from None
-        except httpcore.TimeoutException:
+        except ResponseTimedOut:
             raise gateway_timeout() from None
-        except (httpcore.NetworkError, httpcore.RemoteProtocolError):
-            # The connection was reset or closed without an answer: the service is crashing or gone.
-            self.breaker.record_failure()
-            raise bad_gateway() from None
         self.breaker.record_success()
         try:
             await send(
@@ -215,12 +158,11 @@ class HttpUpstream:
                     "headers": strip_hop_by_hop(response.headers),
                 }
             )
-            async for chunk in response.stream:  # type: ignore[union-attr]
-                if chunk:
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            async for chunk in response.body:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
-            await response.aclose()
+            await response.body.aclose()
 
     async def _request_body(
         self, scope: Scope, receive: Receive
@@ -278,9 +220,9 @@ class ClientDisconnected(Exception):
     """The client went away while its request body was being forwarded."""
 
 
-async def fetch(upstream: Upstream, path: str, *, headers: list[tuple[bytes, bytes]] | None = None) -> tuple[
-    int, list[tuple[bytes, bytes]], bytes
-]:
+async def fetch(
+    upstream: Upstream, path: str, *, headers: list[tuple[bytes, bytes]] | None = None
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """GET `path` from a service through its upstream: (status, headers, body), for readyz and docs."""
     scope: Scope = {
         "type": "http",
