@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from parovoz.chassis.config import Settings
 from parovoz.services.auth.domain.passwords import HashParams
@@ -16,7 +16,7 @@ DEFAULT_DEMO_PASSWORD = "parovoz-demo"
 class AuthConfig:
     access_ttl: int = 15 * 60
     refresh_ttl: int = 30 * 24 * 3600
-    hash_params: HashParams = HashParams()
+    hash_params: HashParams = field(default_factory=HashParams)
     hash_workers: int = 2
     login_rate_per_min: int = 30  # per client address
     login_id_rate_per_min: int = 10  # per login identifier (e-mail or username)

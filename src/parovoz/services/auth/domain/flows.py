@@ -86,6 +86,17 @@ def _checked(check: Callable[[str], str], value: str, field: str) -> str:
         raise unprocessable(exc.code, pointer=f"/data/attributes/{field}") from None
 
 
+def _login_key(login: str) -> str:
+    """The stored form of the login: an e-mail normalised as at sign-up, a username lower-cased."""
+    key = rules.normalize_login(login)
+    if rules.is_email_login(key):
+        try:
+            return rules.normalize_email(key)
+        except rules.RuleViolation:
+            return key  # matches nobody; answered like any unknown user
+    return key
+
+
 class AuthFlows:
     def __init__(
         self,
@@ -135,7 +146,7 @@ class AuthFlows:
     async def login(
         self, login: str, password: str, *, user_agent: str | None, client_ip: str | None
     ) -> TokenPair:
-        user = await self.store.user_by_login(rules.normalize_login(login))
+        user = await self.store.user_by_login(_login_key(login))
         if user is None:
             # Same work and the same answer as a wrong password: no account enumeration.
             await self.passwords.verify_dummy(password)
@@ -162,6 +173,7 @@ class AuthFlows:
         now = self.clock()
         failure: ApiError | None = None
         user: User | None = None
+        grant: RefreshGrant | None = None
         async with self.store.transaction() as tx:
             record = await tx.lock_refresh(refresh_token_hash(refresh_token))
             verdict = judge_refresh(record, now)
@@ -184,7 +196,7 @@ class AuthFlows:
         # Raised after the commit: the revocation above must persist although the call fails.
         if failure is not None:
             raise failure
-        assert user is not None and record is not None
+        assert user is not None and record is not None and grant is not None
         return await self._pair(user, record.session_id, grant)
 
     async def logout(self, refresh_token: str) -> None:

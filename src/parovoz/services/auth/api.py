@@ -1,0 +1,165 @@
+"""REST adapter: /api/v1/auth/{register,login,refresh-token,logout,jwks}."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import Field, field_validator
+from starlette.responses import Response
+
+from parovoz.chassis import context
+from parovoz.chassis.errors import message_for, too_many_requests
+from parovoz.chassis.models import StrictBody
+from parovoz.chassis.rest.auth import client_ip
+from parovoz.chassis.rest.body import Body
+from parovoz.chassis.rest.envelope import EnvelopeResponse, document, resource
+from parovoz.chassis.service import ServiceContext
+from parovoz.services.auth.domain import rules
+from parovoz.services.auth.domain.flows import TokenPair
+from parovoz.services.auth.domain.users import User
+from parovoz.services.auth.wiring import components
+
+PREFIX = "/api/v1/auth"
+RATE_WINDOW_S = 60.0
+JWKS_MAX_AGE = 300
+# Token responses must never sit in a cache (RFC 6749 §5.1).
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _rule(check: Callable[[str], str], value: str) -> str:
+    """Run a domain rule; a violation becomes a validation error with the localized text."""
+    try:
+        return check(value)
+    except rules.RuleViolation as exc:
+        raise ValueError(message_for(exc.code, context.language.get())[1]) from None
+
+
+class RegisterBody(StrictBody):
+    email: str
+    username: str
+    password: str
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        return _rule(rules.normalize_email, value)
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str) -> str:
+        return _rule(rules.check_username, value)
+
+    @field_validator("password")
+    @classmethod
+    def _password(cls, value: str) -> str:
+        return _rule(rules.check_password, value)
+
+
+class LoginBody(StrictBody):
+    login: str = Field(min_length=1, max_length=rules.LOGIN_MAX)
+    password: str = Field(min_length=1, max_length=rules.PASSWORD_MAX)
+
+
+class RefreshTokenBody(StrictBody):
+    # token_urlsafe(32) is 43 characters; anything much longer is not ours
+    refresh_token: str = Field(min_length=1, max_length=512)
+
+
+def user_resource(user: User) -> dict[str, Any]:
+    return resource(
+        "users",
+        user.id,
+        {
+            "email": user.email,
+            "username": user.username,
+            "roles": list(user.roles),
+            "emailVerified": user.email_verified,
+            "createdAt": user.created_at,
+        },
+    )
+
+
+def tokens_resource(pair: TokenPair) -> dict[str, Any]:
+    return resource(
+        "tokens",
+        pair.session_id,
+        {
+            "accessToken": pair.access.token,
+            "refreshToken": pair.refresh.token,
+            "tokenType": "Bearer",
+            "expiresIn": pair.expires_in,
+            "refreshExpiresIn": pair.refresh_expires_in,
+        },
+    )
+
+
+def _login_key(login: str) -> str:
+    # hashed: the limiter's keys (Redis in distributed mode) should not hold e-mail addresses
+    return hashlib.sha256(rules.normalize_login(login).encode("utf-8")).hexdigest()[:32]
+
+
+def build_router(ctx: ServiceContext) -> APIRouter:
+    auth = components(ctx)
+    config = auth.config
+    flows = auth.flows
+
+    async def limit(key: str, per_minute: int) -> None:
+        decision = await ctx.limiter.hit(key, per_minute, RATE_WINDOW_S)
+        if not decision.allowed:
+            raise too_many_requests(decision.retry_after)
+
+    # Dependencies run in declaration order: these count the attempt before the body is parsed,
+    # so a flood of junk bodies is throttled like a flood of real ones.
+    async def register_rate(request: Request) -> str:
+        ip = client_ip(request)
+        await limit(f"auth:register:ip:{ip}", config.register_rate_per_min)
+        return ip
+
+    async def login_rate(request: Request) -> str:
+        ip = client_ip(request)
+        await limit(f"auth:login:ip:{ip}", config.login_rate_per_min)
+        return ip
+
+    router = APIRouter(prefix=PREFIX, tags=["auth"])
+
+    @router.post("/register", status_code=201, summary="Register with e-mail, username and password")
+    async def register(
+        _ip: str = Depends(register_rate), body: RegisterBody = Body(RegisterBody)
+    ) -> Response:
+        user = await flows.register(body.email, body.username, body.password, language=context.language.get())
+        return EnvelopeResponse(
+            document(user_resource(user)),
+            status_code=201,
+            headers={"Location": f"/api/v1/users/{user.id}"},
+        )
+
+    @router.post("/login", summary="Sign in with e-mail or username and password")
+    async def login(
+        request: Request, ip: str = Depends(login_rate), body: LoginBody = Body(LoginBody)
+    ) -> Response:
+        await limit(f"auth:login:id:{_login_key(body.login)}", config.login_id_rate_per_min)
+        pair = await flows.login(
+            body.login, body.password, user_agent=request.headers.get("user-agent"), client_ip=ip
+        )
+        return EnvelopeResponse(document(tokens_resource(pair)), headers=NO_STORE)
+
+    @router.post("/refresh-token", summary="Exchange a refresh token for a new token pair")
+    async def refresh_token(body: RefreshTokenBody = Body(RefreshTokenBody)) -> Response:
+        pair = await flows.refresh(body.refresh_token)
+        return EnvelopeResponse(document(tokens_resource(pair)), headers=NO_STORE)
+
+    @router.post("/logout", status_code=204, summary="End the session of a refresh token")
+    async def logout(body: RefreshTokenBody = Body(RefreshTokenBody)) -> Response:
+        await flows.logout(body.refresh_token)
+        return Response(status_code=204)
+
+    @router.get("/jwks", summary="Public keys that verify access tokens (JWK Set)")
+    async def jwks() -> Response:
+        return EnvelopeResponse(
+            await auth.keyring.jwks(), headers={"Cache-Control": f"public, max-age={JWKS_MAX_AGE}"}
+        )
+
+    return router
