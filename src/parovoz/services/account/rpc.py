@@ -1,0 +1,102 @@
+"""gRPC adapter of Account: `AccountService` lookups for Payment, Social, Developer and Admin.
+
+Servicers raise `ApiError`; the chassis server interceptor turns it into the gRPC status with
+`ErrorInfo.reason` = the same code REST would use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from parovoz.chassis.errors import ApiError
+from parovoz.chassis.service import GrpcRegistration, ServiceContext
+from parovoz.protos.platform.account.v1 import account_pb2, account_pb2_grpc
+from parovoz.services.account import store
+from parovoz.services.account.domain import profile
+from parovoz.services.account.domain.profile import Account
+from parovoz.services.account.errors import (
+    INVALID_USER_ID,
+    MAX_BATCH,
+    TOO_MANY_USER_IDS,
+    account_not_found,
+)
+
+SERVICE_NAME = "platform.account.v1.AccountService"
+
+_STATUS = {
+    profile.STATUS_ACTIVE: account_pb2.ACCOUNT_STATUS_ACTIVE,
+    profile.STATUS_BLOCKED: account_pb2.ACCOUNT_STATUS_BLOCKED,
+}
+
+
+def _timestamp(moment: Any) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def account_message(account: Account) -> account_pb2.Account:
+    """The proto form of an account; proto3 strings have no null, so absent values are ""."""
+    return account_pb2.Account(
+        id=account.id,
+        username=account.username,
+        email=account.email,
+        display_name=account.display_name,
+        avatar_url=account.avatar_url or "",
+        bio=account.bio or "",
+        country=account.country or "",
+        language=account.language,
+        birth_date=account.birth_date.isoformat() if account.birth_date else "",
+        status=_STATUS.get(account.status, account_pb2.ACCOUNT_STATUS_UNSPECIFIED),
+        created_at=_timestamp(account.created_at),
+        updated_at=_timestamp(account.updated_at),
+    )
+
+
+def _user_id(raw: str, parameter: str) -> str:
+    user_id = profile.canonical_user_id(raw)
+    if user_id is None:
+        raise ApiError(400, INVALID_USER_ID, parameter=parameter)
+    return user_id
+
+
+class AccountServicer(account_pb2_grpc.AccountServiceServicer):
+    """Reads only; blocked accounts are returned too (with their status): callers are services."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._db = ctx.db
+
+    async def GetAccount(self, request: account_pb2.GetAccountRequest, context: Any) -> Any:
+        user_id = _user_id(request.user_id, "user_id")
+        async with self._db.connect() as conn:
+            account = await store.get_account(conn, user_id)
+        if account is None:
+            raise account_not_found()
+        return account_pb2.GetAccountResponse(account=account_message(account))
+
+    async def GetAccounts(self, request: account_pb2.GetAccountsRequest, context: Any) -> Any:
+        requested: Sequence[str] = request.user_ids
+        if len(requested) > MAX_BATCH:
+            raise ApiError(400, TOO_MANY_USER_IDS, parameter="user_ids", params={"max": MAX_BATCH})
+        # raw id as sent -> canonical form; missing ids are reported the way the caller wrote them
+        canonical = {raw: _user_id(raw, f"user_ids[{i}]") for i, raw in enumerate(requested)}
+        async with self._db.connect() as conn:
+            found = await store.get_accounts(conn, sorted(set(canonical.values())))
+        found_ids = {account.id for account in found}
+        missing = [raw for raw, user_id in canonical.items() if user_id not in found_ids]
+        return account_pb2.GetAccountsResponse(
+            accounts=[account_message(account) for account in found], missing_ids=missing
+        )
+
+
+def grpc_registrations(ctx: ServiceContext) -> list[GrpcRegistration]:
+    return [
+        GrpcRegistration(
+            name=SERVICE_NAME,
+            servicer=AccountServicer(ctx),
+            add_to_server=account_pb2_grpc.add_AccountServiceServicer_to_server,
+        )
+    ]
