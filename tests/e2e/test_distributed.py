@@ -90,10 +90,10 @@ def test_signup_flow_across_processes(cluster: Cluster) -> None:
 
 async def _hold_relay_lock(database_url: str) -> asyncpg.Connection:
     """Take the outbox relay's advisory lock, so that Auth's relay cannot publish."""
-    from parovoz.chassis.events.outbox import relay_lock_key
+    from parovoz.chassis.events.outbox import RELAY_LOCK_KEY
 
     conn = await asyncpg.connect(database_url)
-    await conn.execute("SELECT pg_advisory_lock($1)", relay_lock_key())
+    await conn.execute("SELECT pg_advisory_lock($1)", RELAY_LOCK_KEY)
     return conn
 
 

@@ -118,6 +118,10 @@ class EmbeddedPlatform:
         return self.gateway
 
     async def stop(self) -> None:
+        if self.gateway is not None:
+            await self.gateway.aclose()
+        if self._verifier is not None:
+            await self._verifier.close()
         for host in reversed(self.hosts):
             with contextlib.suppress(Exception):
                 await host.stop()

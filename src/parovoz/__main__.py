@@ -1,3 +1,5 @@
+"""`python -m parovoz` is the `parovoz` command."""
+
 import sys
 
 from parovoz.cli import main
