@@ -38,12 +38,14 @@ class EventConsumer:
         max_attempts: int = 5,
         base_backoff: float = 0.2,
         poll_timeout: float = 1.0,
+        batch_size: int = 100,
     ) -> None:
         self.ctx = ctx
         self.group = ctx.name
         self.max_attempts = max_attempts
         self.base_backoff = base_backoff
         self.poll_timeout = poll_timeout
+        self.batch_size = batch_size  # events of one partition handled in one transaction
         self.handlers: dict[str, EventHandler] = {}
         topics: list[str] = []
         for sub in subscriptions:
@@ -112,7 +114,52 @@ class EventConsumer:
         await asyncio.gather(*(self._handle_partition(batch) for batch in by_partition.values()))
 
     async def _handle_partition(self, records: list[Record]) -> None:
+        run: list[tuple[Record, CloudEvent]] = []
         for record in sorted(records, key=lambda r: r.offset):
+            try:
+                event: CloudEvent | None = CloudEvent.from_json(record.value)
+            except InvalidEvent:
+                event = None
+            if event is not None and event.name in self.handlers:
+                run.append((record, event))
+                if len(run) >= self.batch_size:
+                    await self._handle_run(run)
+                    run = []
+                continue
+            await self._handle_run(run)  # keep the partition's order around the odd record
+            run = []
+            await self.handle_record(record)
+        await self._handle_run(run)
+
+    async def _handle_run(self, run: list[tuple[Record, CloudEvent]]) -> None:
+        """Consecutive events of one partition in one transaction (one commit, not one per event).
+
+        If anything fails the transaction rolls back as a whole and each event is handled on its
+        own, with retries and the DLQ, so one bad event cannot take its neighbours down.
+        """
+        if not run:
+            return
+        if len(run) > 1:
+            handled = duplicates = 0
+            try:
+                async with self.ctx.db.transaction() as uow:
+                    for _, event in run:
+                        token = context.correlation_id.set(event.correlationid)
+                        try:
+                            if await claim(uow.conn, self.group, event):
+                                await self.handlers[event.name](self.ctx, uow, event)
+                                handled += 1
+                            else:
+                                duplicates += 1
+                        finally:
+                            context.correlation_id.reset(token)
+            except Exception as exc:
+                log.info("batch of %d events failed (%s); handling them one by one", len(run), exc)
+            else:
+                self.handled += handled
+                self.duplicates += duplicates
+                return
+        for record, _ in run:
             await self.handle_record(record)
 
     async def handle_record(self, record: Record) -> None:

@@ -32,6 +32,10 @@ class KafkaConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=1000,
+            # short: a member that died (or, on tansu, never sent LeaveGroup) is replaced quickly
+            session_timeout_ms=6000,
+            heartbeat_interval_ms=1000,
+            rebalance_timeout_ms=10000,
         )
 
     async def start(self) -> None:
