@@ -44,8 +44,14 @@ def _ms(value: str) -> float:
     return float(m.group(1)) * _UNITS[m.group(2)]
 
 
-def wrk(url: str, *, headers: Mapping[str, str] | None = None, seconds: int = 5, connections: int = 32,
-        threads: int = 2) -> LoadResult:
+def wrk(
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    seconds: int = 5,
+    connections: int = 32,
+    threads: int = 2,
+) -> LoadResult:
     """Run wrk against `url`; non-2xx/3xx answers count as errors."""
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
@@ -89,7 +95,7 @@ def wait_http(url: str, timeout: float = 60.0) -> None:
     raise TimeoutError(url)
 
 
-BARE_ASGI = '''
+BARE_ASGI = """
 import orjson
 BODY = orjson.dumps({"data": {"id": "1", "type": "users", "attributes": {"username": "bench"}}})
 async def app(scope, receive, send):
@@ -98,7 +104,7 @@ async def app(scope, receive, send):
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"application/json")]})
     await send({"type": "http.response.body", "body": BODY})
-'''
+"""
 
 
 @contextmanager
@@ -107,8 +113,23 @@ def bare_asgi_server(port: int) -> Iterator[str]:
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "bare_app.py").write_text(BARE_ASGI)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(port), "--log-level", "warning",
-             "--no-access-log", "--http", "httptools", "--loop", "uvloop", "--app-dir", tmp],
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bare_app:app",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+                "--http",
+                "httptools",
+                "--loop",
+                "uvloop",
+                "--app-dir",
+                tmp,
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -67,7 +67,9 @@ async def test_every_published_route_answers_in_the_envelope(
         user = new_user()
         r = await client.post("/api/v1/auth/register", json=user)
         user_id = r.json()["data"]["id"]
-        r = await client.post("/api/v1/auth/login", json={"login": user["email"], "password": user["password"]})
+        r = await client.post(
+            "/api/v1/auth/login", json={"login": user["email"], "password": user["password"]}
+        )
         token = r.json()["data"]["attributes"]["accessToken"]
         spec = (await client.get("/api/v1/openapi.json")).json()
         paths = {p: ops for p, ops in spec["paths"].items() if p.startswith("/api/v1/")}
@@ -103,7 +105,12 @@ async def test_gateway_serves_only_published_routes(gateway_client: Callable[...
     async with gateway_client() as client:
         spec = (await client.get("/api/v1/openapi.json")).json()
         published = {p for p in spec["paths"] if p.startswith("/api/v1/")}
-        for guess in ("/api/v1/auth/admin", "/api/v1/users/me/secrets", "/api/v1/internal", "/api/v1/auth/debug"):
+        for guess in (
+            "/api/v1/auth/admin",
+            "/api/v1/users/me/secrets",
+            "/api/v1/internal",
+            "/api/v1/auth/debug",
+        ):
             assert guess not in published
             r = await client.get(guess)
             assert r.status_code in (404, 405), (guess, r.status_code)

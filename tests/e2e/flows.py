@@ -51,7 +51,9 @@ def signup_flow(client: httpx.Client) -> dict[str, str]:
     assert profile["attributes"]["displayName"] == user["username"]
 
     auth = {"Authorization": f"Bearer {access}"}
-    r = client.patch("/api/v1/users/me", json={"displayName": "Иван Паровозов", "country": "RU"}, headers=auth)
+    r = client.patch(
+        "/api/v1/users/me", json={"displayName": "Иван Паровозов", "country": "RU"}, headers=auth
+    )
     assert r.status_code == 200, r.text
     assert r.json()["data"]["attributes"]["displayName"] == "Иван Паровозов"
     r = client.get(f"/api/v1/users/{created['id']}")

@@ -88,7 +88,9 @@ async def test_validation_points_at_each_field(gateway_client: Callable[..., htt
     async with gateway_client() as client:
         r = await client.post(
             "/api/v1/auth/register",
-            json={"data": {"type": "users", "attributes": {"email": 5, "username": "x", "password": "short"}}},
+            json={
+                "data": {"type": "users", "attributes": {"email": 5, "username": "x", "password": "short"}}
+            },
             headers={"accept-language": "en"},
         )
     body = assert_error(r, 422, "VALIDATION_FAILED")
@@ -137,7 +139,8 @@ async def test_bad_tokens_are_refused(
             "wrong-scheme": f"Basic {good}",
             "tampered": f"Bearer {header}.{tampered_payload}.{signature}",
             "alg-none": "Bearer " + jwt.encode(_claims(str(uuid.uuid4())), key=None, algorithm="none"),
-            "wrong-key": "Bearer " + TokenIssuer(foreign).issue(str(uuid.uuid4()), ["admin"], None, 600).token,
+            "wrong-key": "Bearer "
+            + TokenIssuer(foreign).issue(str(uuid.uuid4()), ["admin"], None, 600).token,
             "expired-wrong-key": "Bearer "
             + jwt.encode(expired_claims, foreign.to_pem(), algorithm="RS256", headers={"kid": foreign.kid}),
         }
@@ -179,7 +182,9 @@ async def test_collection_parameters_are_checked(
         assert_error(await client.get("/api/v1/users?per_page=1000", headers=auth), 400, "INVALID_PAGINATION")
         assert_error(await client.get("/api/v1/users?page=0", headers=auth), 400, "INVALID_PAGINATION")
         assert_error(await client.get("/api/v1/users?sort=passwordHash", headers=auth), 400, "INVALID_SORT")
-        r = await client.get("/api/v1/users", params={"filter": '{"passwordHash": {"eq": "x"}}'}, headers=auth)
+        r = await client.get(
+            "/api/v1/users", params={"filter": '{"passwordHash": {"eq": "x"}}'}, headers=auth
+        )
         assert_error(r, 400, "INVALID_FILTER")
         r = await client.get("/api/v1/users", params={"filter": "{not json"}, headers=auth)
         assert_error(r, 400, "INVALID_FILTER")
