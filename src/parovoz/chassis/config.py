@@ -37,6 +37,7 @@ class Settings:
     grpc_tls_ca: str | None = None
     cors_origins: tuple[str, ...] = ()
     max_body_bytes: int = 1024 * 1024
+    db_pool_size: int = 20  # connections per service database and process
     log_level: str = "INFO"
     log_json: bool = True
     demo_data: bool = False
@@ -60,6 +61,7 @@ class Settings:
             grpc_tls_ca=env.get("GRPC_TLS_CA") or None,
             cors_origins=tuple(o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip()),
             max_body_bytes=int(env.get("MAX_BODY_BYTES", str(1024 * 1024))),
+            db_pool_size=int(env.get("DB_POOL_SIZE", "20")),
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
             log_json=_bool(env.get("LOG_JSON"), True),
             demo_data=_bool(env.get("DEMO_DATA"), False),

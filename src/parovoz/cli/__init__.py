@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from pathlib import Path
@@ -48,9 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(Settings.from_env())
     if args.command == "up":
         from parovoz.runtime.embedded import run_embedded
+        from parovoz.runtime.loop import run
 
         try:
-            asyncio.run(run_embedded(args.host, args.port, args.data_dir.resolve(), demo=not args.no_demo))
+            run(run_embedded(args.host, args.port, args.data_dir.resolve(), demo=not args.no_demo))
         except KeyboardInterrupt:
             pass
         return 0

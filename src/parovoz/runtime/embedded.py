@@ -25,6 +25,7 @@ from parovoz.chassis.security.tokens import JwksTokenVerifier
 from parovoz.gateway.app import Gateway
 from parovoz.gateway.upstreams import AsgiUpstream
 from parovoz.runtime.host import ServiceHost
+from parovoz.runtime.http import serve_http
 from parovoz.runtime.netutil import free_port
 from parovoz.runtime.peers import jwks_from_auth, open_channels
 from parovoz.runtime.registry import service_specs
@@ -137,14 +138,9 @@ class EmbeddedPlatform:
 
 async def run_embedded(host: str, port: int, data_dir: Path, *, demo: bool = True) -> None:
     """`parovoz up`: start everything, serve the gateway on host:port until interrupted."""
-    import uvicorn
-
     settings = Settings.from_env(mode="embedded", http_host=host, http_port=port, demo_data=demo)
     platform = EmbeddedPlatform(data_dir=data_dir, settings=settings, demo=demo)
     gateway = await platform.start()
-    server = uvicorn.Server(
-        uvicorn.Config(gateway, host=host, port=port, lifespan="off", log_config=None, access_log=False)
-    )
     base = f"http://{host}:{port}"
     print(f"Parovoz is running in embedded mode (data in {data_dir})", flush=True)
     print(f"  API:     {base}/api/v1/", flush=True)
@@ -153,6 +149,6 @@ async def run_embedded(host: str, port: int, data_dir: Path, *, demo: bool = Tru
     if demo:
         print("  Demo users: demo@parovoz.local and admin@parovoz.local (see README)", flush=True)
     try:
-        await server.serve()
+        await serve_http(gateway, host, port)
     finally:
         await platform.stop()

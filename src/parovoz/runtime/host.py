@@ -50,7 +50,7 @@ class ServiceHost:
     _started: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
-        db = Database(self.database_url, service=self.spec.name)
+        db = Database(self.database_url, service=self.spec.name, pool_size=self.settings.db_pool_size)
         self.ctx = ServiceContext(
             name=self.spec.name,
             settings=self.settings,

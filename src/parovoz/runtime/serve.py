@@ -7,10 +7,6 @@ URLs (`PAROVOZ_<SERVICE>_HTTP`). The process keeps nothing that another replica 
 
 from __future__ import annotations
 
-import asyncio
-
-import uvicorn
-
 from parovoz.chassis.config import Settings
 from parovoz.chassis.events.brokers.kafka import KafkaBroker
 from parovoz.chassis.obs.logging import get_logger
@@ -20,6 +16,8 @@ from parovoz.chassis.security.tokens import JwksTokenVerifier
 from parovoz.gateway.app import Gateway
 from parovoz.gateway.upstreams import HttpUpstream
 from parovoz.runtime.host import ServiceHost
+from parovoz.runtime.http import serve_http
+from parovoz.runtime.loop import run
 from parovoz.runtime.peers import jwks_from_auth, open_channels
 from parovoz.runtime.registry import service_specs
 from parovoz.runtime.routes import gateway_routes
@@ -33,18 +31,6 @@ def rate_limiter(settings: Settings) -> RateLimiter:
         return RedisRateLimiter(settings.redis_url)
     log.warning("PAROVOZ_REDIS_URL not set: rate limits are per process")
     return MemoryRateLimiter()
-
-
-def _uvicorn(app: object, settings: Settings) -> uvicorn.Server:
-    config = uvicorn.Config(
-        app,  # type: ignore[arg-type]
-        host=settings.http_host,
-        port=settings.http_port,
-        lifespan="off",
-        log_config=None,
-        access_log=False,
-    )
-    return uvicorn.Server(config)
 
 
 async def serve_service(name: str, settings: Settings) -> None:
@@ -74,7 +60,7 @@ async def serve_service(name: str, settings: Settings) -> None:
     await verifier.start()
     log.info("serving", service=name, http=settings.http_port, grpc=port)
     try:
-        await _uvicorn(host.app, settings).serve()
+        await serve_http(host.app, settings.http_host, settings.http_port)
     finally:
         await verifier.close()
         await host.stop()
@@ -107,7 +93,7 @@ async def serve_gateway(settings: Settings) -> None:
         settings=settings,
     )
     try:
-        await _uvicorn(gateway, settings).serve()
+        await serve_http(gateway, settings.http_host, settings.http_port)
     finally:
         await gateway.aclose()
         await verifier.close()
@@ -118,8 +104,8 @@ async def serve_gateway(settings: Settings) -> None:
 def serve(name: str) -> None:
     settings = Settings.from_env()
     if name == "gateway":
-        asyncio.run(serve_gateway(settings))
+        run(serve_gateway(settings))
     elif name in service_specs():
-        asyncio.run(serve_service(name, settings))
+        run(serve_service(name, settings))
     else:
         raise SystemExit(f"unknown service {name!r}; known: gateway, {', '.join(service_specs())}")

@@ -58,16 +58,22 @@ class UnitOfWork:
 class Database:
     """A service's database: engine, unit of work, plain connections, commit listeners."""
 
-    def __init__(self, url: str, *, service: str, pool_size: int = 10, max_overflow: int = 10) -> None:
+    def __init__(self, url: str, *, service: str, pool_size: int = 20) -> None:
         self.url = url
         self.service = service
         self.engine: AsyncEngine = create_async_engine(
             async_url(url),
+            # A fixed pool, no overflow: overflow connections are opened and closed per burst, and
+            # each new one costs PostgreSQL a backend process and us its prepared statements.
             pool_size=pool_size,
-            max_overflow=max_overflow,
-            pool_pre_ping=True,
+            max_overflow=0,
+            pool_timeout=10,
+            # No pre-ping: it costs a round trip per checkout; a dead connection fails its first
+            # statement, is invalidated, and the unit of work (or the consumer's retry) runs again.
             pool_recycle=1800,
         )
+        # Reads need no transaction: AUTOCOMMIT saves the BEGIN and ROLLBACK round trips.
+        self._read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._commit_listeners: list[Callable[[], None]] = []
 
     def add_commit_listener(self, listener: Callable[[], None]) -> None:
@@ -85,8 +91,8 @@ class Database:
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for reads (autobegin; rolled back on exit)."""
-        async with self.engine.connect() as conn:
+        """A connection for reads, each statement on its own (autocommit: no BEGIN / ROLLBACK)."""
+        async with self._read_engine.connect() as conn:
             yield conn
 
     async def ping(self) -> bool:

@@ -64,6 +64,9 @@ ACCOUNT_COLUMNS: dict[str, ColumnElement[Any]] = {
 
 _JOINED = accounts.join(profiles, profiles.c.user_id == accounts.c.id)
 _SELECT = sa.select(*(expr.label(name) for name, expr in ACCOUNT_COLUMNS.items())).select_from(_JOINED)
+# Built once: building `column == value` and its cache key per call cost more than the query itself.
+_SELECT_BY_ID = _SELECT.where(accounts.c.id == sa.bindparam("user_id"))
+_SELECT_BY_ID_FOR_UPDATE = _SELECT_BY_ID.with_for_update()
 
 
 def _account(row: sa.Row[Any]) -> Account:
@@ -111,10 +114,8 @@ async def get_account(conn: AsyncConnection, user_id: str, *, for_update: bool =
     `for_update` locks the rows until the transaction ends, so that a conditional update
     (If-Match) compares against the state it then overwrites.
     """
-    query = _SELECT.where(accounts.c.id == user_id)
-    if for_update:
-        query = query.with_for_update()
-    row = (await conn.execute(query)).one_or_none()
+    query = _SELECT_BY_ID_FOR_UPDATE if for_update else _SELECT_BY_ID
+    row = (await conn.execute(query, {"user_id": user_id})).one_or_none()
     return _account(row) if row is not None else None
 
 
