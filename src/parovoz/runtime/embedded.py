@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,7 @@ class EmbeddedPlatform:
     _server: Any = None
     _verifier: JwksTokenVerifier | None = None
     _channels: dict[str, Any] = field(default_factory=dict)
+    _trimmer: asyncio.Task[None] | None = None
 
     async def start(self) -> Gateway:
         specs = service_specs()
@@ -109,6 +111,7 @@ class EmbeddedPlatform:
         for host in self.hosts:
             await host.start()
         await self._verifier.start()
+        self._trimmer = asyncio.create_task(self._trim_event_log(), name="event-log-retention")
         self.gateway = Gateway(
             gateway_routes(specs.values()),
             {host.spec.name: AsgiUpstream(host.app) for host in self.hosts},
@@ -118,7 +121,24 @@ class EmbeddedPlatform:
         )
         return self.gateway
 
+    async def _trim_event_log(self) -> None:
+        """The durable log keeps `EVENT_LOG_RETENTION_DAYS` (default 7) of events, like a Kafka topic."""
+        assert self._broker is not None
+        retention = timedelta(days=float(self.settings.get("EVENT_LOG_RETENTION_DAYS") or 7))
+        while True:
+            try:
+                trimmed = await self._broker.trim(retention)
+                if trimmed:
+                    log.info("event log trimmed", records=trimmed)
+            except Exception:
+                log.exception("event log trim failed")
+            await asyncio.sleep(3600)
+
     async def stop(self) -> None:
+        if self._trimmer is not None:
+            self._trimmer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._trimmer
         if self.gateway is not None:
             await self.gateway.aclose()
         if self._verifier is not None:

@@ -23,11 +23,22 @@ from parovoz.chassis.events.consumer import EventConsumer
 from parovoz.chassis.events.outbox import OutboxRelay
 from parovoz.chassis.obs.logging import get_logger
 from parovoz.chassis.rest.app import create_service_app
+from parovoz.chassis.rest.idempotency import IdempotencyStore
 from parovoz.chassis.security.ratelimit import RateLimiter
 from parovoz.chassis.security.tokens import TokenVerifier
 from parovoz.chassis.service import GrpcRegistration, Job, ServiceContext, ServiceSpec
 
 log = get_logger("parovoz.runtime")
+
+
+async def _purge_idempotency_keys(ctx: ServiceContext) -> None:
+    purged = await IdempotencyStore(ctx.db).purge_expired()
+    if purged:
+        log.info("idempotency keys purged", service=ctx.name, count=purged)
+
+
+# Housekeeping of the chassis tables that every service database carries.
+CHASSIS_JOBS = (Job("purge-expired-idempotency-keys", 3600.0, _purge_idempotency_keys),)
 
 
 @dataclass
@@ -88,7 +99,8 @@ class ServiceHost:
             await self.spec.seed_demo(self.ctx)
         if self.consumer is not None:
             await self.consumer.start()
-        self._jobs = [asyncio.create_task(self._run_job(job), name=job.name) for job in self.spec.jobs]
+        jobs = [*CHASSIS_JOBS, *self.spec.jobs]
+        self._jobs = [asyncio.create_task(self._run_job(job), name=job.name) for job in jobs]
         self._started = True
         log.info("service started", service=self.spec.name)
 

@@ -20,13 +20,17 @@ from typing import TYPE_CHECKING
 from parovoz.chassis import context
 from parovoz.chassis.events.brokers import Consumer, Record, dlq_topic
 from parovoz.chassis.events.cloudevents import CloudEvent, InvalidEvent
+from parovoz.chassis.events.failures import is_infrastructure_failure
 from parovoz.chassis.events.inbox import claim
 from parovoz.chassis.events.registry import get
+from parovoz.chassis.obs.metrics import EVENTS_CONSUMED, EVENTS_FAILED
 
 if TYPE_CHECKING:
     from parovoz.chassis.service import EventHandler, ServiceContext, Subscription
 
 log = logging.getLogger(__name__)
+# While the database or broker is down, the batch is retried at most this far apart (seconds).
+MAX_OUTAGE_BACKOFF = 10.0
 
 
 class EventConsumer:
@@ -91,6 +95,7 @@ class EventConsumer:
     async def _run(self) -> None:
         assert self._consumer is not None
         pending: list[Record] = []
+        backoff = self.base_backoff
         while not self._stopping:
             try:
                 if not pending:
@@ -100,11 +105,13 @@ class EventConsumer:
                 await self.handle_records(pending)
                 await self._consumer.commit(pending)
                 pending = []
+                backoff = self.base_backoff
             except Exception:
                 # broker or database unavailable: the fetch position is already past these records,
                 # so handle the same batch again (the inbox skips what was done) until it commits
-                log.exception("event consumer %s failed; retrying the batch", self.group)
-                await asyncio.sleep(self.base_backoff)
+                log.exception("event consumer %s failed; retrying the batch in %.1fs", self.group, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_OUTAGE_BACKOFF)
 
     async def handle_records(self, records: Sequence[Record]) -> None:
         """Handle a fetched batch: partitions concurrently, each partition's records in order."""
@@ -158,6 +165,7 @@ class EventConsumer:
             else:
                 self.handled += handled
                 self.duplicates += duplicates
+                EVENTS_CONSUMED.labels(self.group, run[0][0].topic).inc(handled + duplicates)
                 return
         for record, _ in run:
             await self.handle_record(record)
@@ -180,11 +188,16 @@ class EventConsumer:
                     async with self.ctx.db.transaction() as uow:
                         if not await claim(uow.conn, self.group, event):
                             self.duplicates += 1
+                            EVENTS_CONSUMED.labels(self.group, record.topic).inc()
                             return
                         await handler(self.ctx, uow, event)
                     self.handled += 1
+                    EVENTS_CONSUMED.labels(self.group, record.topic).inc()
                     return
                 except Exception as exc:
+                    if is_infrastructure_failure(exc):
+                        # not the event's fault: never park it; the run loop retries the whole batch
+                        raise
                     if attempt >= self.max_attempts:
                         log.exception(
                             "event %s (%s) failed %d times: to the DLQ", event.id, event.name, attempt
@@ -210,3 +223,4 @@ class EventConsumer:
             [Record(topic=dlq_topic(record.topic), key=record.key, value=record.value, headers=headers)]
         )
         self.dead_lettered += 1
+        EVENTS_FAILED.labels(self.group, record.topic).inc()

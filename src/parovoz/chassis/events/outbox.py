@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parovoz.chassis.events.brokers import Broker, Record
 from parovoz.chassis.events.cloudevents import CloudEvent
+from parovoz.chassis.obs.metrics import EVENTS_PUBLISHED, OUTBOX_LAG
 
 if TYPE_CHECKING:
     from parovoz.chassis.db import Database
@@ -149,6 +151,7 @@ class OutboxRelay:
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": RELAY_LOCK_KEY})
             rows = (await conn.execute(_SELECT_UNPUBLISHED, {"limit": self.batch_size})).all()
             if not rows:
+                OUTBOX_LAG.labels(self.db.service).set(0.0)
                 return 0
             records = [
                 Record(
@@ -164,6 +167,9 @@ class OutboxRelay:
         self.published += len(rows)
         self.batches += 1
         self.last_lag_seconds = float(rows[0].age)
+        OUTBOX_LAG.labels(self.db.service).set(self.last_lag_seconds)
+        for topic, count in Counter(record.topic for record in records).items():
+            EVENTS_PUBLISHED.labels(self.db.service, topic).inc(count)
         if self.on_published is not None:
             self.on_published([r.value for r in records])
         return len(rows)
