@@ -71,3 +71,20 @@ def test_login_kind_and_key() -> None:
     assert rules.is_email_login("a@b.c")
     assert not rules.is_email_login("player")
     assert rules.normalize_login("  Player.One ") == "player.one"
+
+
+def test_argon2_cost_below_owasp_minimum_is_refused() -> None:
+    import pytest
+
+    from parovoz.chassis.config import Settings
+    from parovoz.services.auth.config import AuthConfig
+
+    weak = Settings.from_env({"PAROVOZ_AUTH_ARGON2_MEMORY_KIB": "8192", "PAROVOZ_AUTH_ARGON2_TIME_COST": "1"})
+    with pytest.raises(ValueError, match="OWASP"):
+        AuthConfig.from_settings(weak)
+    # OWASP's equivalent row: less memory, more passes
+    traded = Settings.from_env(
+        {"PAROVOZ_AUTH_ARGON2_MEMORY_KIB": "12288", "PAROVOZ_AUTH_ARGON2_TIME_COST": "4"}
+    )
+    assert AuthConfig.from_settings(traded).hash_params.time_cost == 4
+    assert AuthConfig.from_settings(Settings.from_env({})).hash_workers >= 1

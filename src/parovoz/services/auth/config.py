@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from parovoz.chassis.config import Settings
@@ -10,6 +11,9 @@ from parovoz.services.auth.domain.passwords import HashParams
 # The local demo's password for demo@parovoz.local and admin@parovoz.local (README documents it);
 # set PAROVOZ_AUTH_DEMO_PASSWORD anywhere the demo users are reachable by others.
 DEFAULT_DEMO_PASSWORD = "parovoz-demo"
+# OWASP's argon2id minimum is 19 MiB with t=2; its cheaper rows trade memory for passes at the same
+# product, so the configured memory × passes may not fall below it.
+MIN_ARGON2_COST = 19 * 1024 * 2
 
 
 @dataclass(frozen=True)
@@ -17,7 +21,8 @@ class AuthConfig:
     access_ttl: int = 15 * 60
     refresh_ttl: int = 30 * 24 * 3600
     hash_params: HashParams = field(default_factory=HashParams)
-    hash_workers: int = 2
+    # Half the cores: a login flood then leaves the other half to every other route.
+    hash_workers: int = field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2))
     login_rate_per_min: int = 30  # per client address
     login_id_rate_per_min: int = 10  # per login identifier (e-mail or username)
     register_rate_per_min: int = 20  # per client address
@@ -33,7 +38,7 @@ class AuthConfig:
             return value
 
         d = cls()
-        return cls(
+        config = cls(
             access_ttl=num("AUTH_ACCESS_TTL", d.access_ttl),
             refresh_ttl=num("AUTH_REFRESH_TTL", d.refresh_ttl),
             hash_params=HashParams(
@@ -47,3 +52,10 @@ class AuthConfig:
             register_rate_per_min=num("AUTH_REGISTER_RATE_PER_MIN", d.register_rate_per_min),
             demo_password=settings.get("AUTH_DEMO_PASSWORD") or d.demo_password,
         )
+        params = config.hash_params
+        if params.memory_kib * params.time_cost < MIN_ARGON2_COST:
+            raise ValueError(
+                "PAROVOZ_AUTH_ARGON2_MEMORY_KIB × PAROVOZ_AUTH_ARGON2_TIME_COST is below OWASP's minimum "
+                f"({MIN_ARGON2_COST} KiB passes, e.g. 19456 KiB × 2)"
+            )
+        return config
