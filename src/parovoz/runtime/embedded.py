@@ -23,6 +23,7 @@ from parovoz.chassis.obs.logging import get_logger
 from parovoz.chassis.rpc.server import bind, create_server
 from parovoz.chassis.security.ratelimit import MemoryRateLimiter
 from parovoz.chassis.security.tokens import JwksTokenVerifier
+from parovoz.chassis.tasks import cancel
 from parovoz.gateway.app import Gateway
 from parovoz.gateway.upstreams import AsgiUpstream
 from parovoz.runtime.host import ServiceHost
@@ -136,9 +137,7 @@ class EmbeddedPlatform:
 
     async def stop(self) -> None:
         if self._trimmer is not None:
-            self._trimmer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._trimmer
+            await cancel(self._trimmer)
         if self.gateway is not None:
             await self.gateway.aclose()
         if self._verifier is not None:

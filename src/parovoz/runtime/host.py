@@ -7,7 +7,6 @@ adapters handed to it differ.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -27,6 +26,7 @@ from parovoz.chassis.rest.idempotency import IdempotencyStore
 from parovoz.chassis.security.ratelimit import RateLimiter
 from parovoz.chassis.security.tokens import TokenVerifier
 from parovoz.chassis.service import GrpcRegistration, Job, ServiceContext, ServiceSpec
+from parovoz.chassis.tasks import cancel
 
 log = get_logger("parovoz.runtime")
 
@@ -115,10 +115,7 @@ class ServiceHost:
     async def stop(self) -> None:
         self._started = False
         for task in self._jobs:
-            task.cancel()
-        for task in self._jobs:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await cancel(task)
         if self.consumer is not None:
             await self.consumer.stop()
         await self.relay.stop()

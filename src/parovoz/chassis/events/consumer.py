@@ -11,7 +11,6 @@ Partitions are handled concurrently, each one's records strictly in order.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ from parovoz.chassis.events.failures import is_infrastructure_failure
 from parovoz.chassis.events.inbox import claim
 from parovoz.chassis.events.registry import get
 from parovoz.chassis.obs.metrics import EVENTS_CONSUMED, EVENTS_FAILED
+from parovoz.chassis.tasks import finish
 
 if TYPE_CHECKING:
     from parovoz.chassis.service import EventHandler, ServiceContext, Subscription
@@ -81,12 +81,7 @@ class EventConsumer:
         if self._task is None:
             return
         self._stopping = True
-        try:
-            await asyncio.wait_for(asyncio.shield(self._task), grace)
-        except TimeoutError:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await finish(self._task, grace)
         self._task = None
         if self._consumer is not None:
             consumer, self._consumer = self._consumer, None

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from parovoz.chassis.events.brokers import Broker, Record
 from parovoz.chassis.events.cloudevents import CloudEvent
 from parovoz.chassis.obs.metrics import EVENTS_PUBLISHED, OUTBOX_LAG
+from parovoz.chassis.tasks import finish
 
 if TYPE_CHECKING:
     from parovoz.chassis.db import Database
@@ -103,12 +104,7 @@ class OutboxRelay:
             return
         self._stopping = True
         self._wake.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(self._task), grace)
-        except TimeoutError:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await finish(self._task, grace)
         self._task = None
 
     async def _run(self) -> None:

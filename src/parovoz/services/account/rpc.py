@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from parovoz.chassis.errors import ApiError
+from parovoz.chassis.rpc.convert import timestamp
 from parovoz.chassis.service import GrpcRegistration, ServiceContext
 from parovoz.protos.platform.account.v1 import account_pb2, account_pb2_grpc
 from parovoz.services.account import store
@@ -32,12 +31,6 @@ _STATUS = {
 }
 
 
-def _timestamp(moment: Any) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
-
-
 def account_message(account: Account) -> account_pb2.Account:
     """The proto form of an account; proto3 strings have no null, so absent values are ""."""
     return account_pb2.Account(
@@ -51,8 +44,8 @@ def account_message(account: Account) -> account_pb2.Account:
         language=account.language,
         birth_date=account.birth_date.isoformat() if account.birth_date else "",
         status=_STATUS.get(account.status, account_pb2.ACCOUNT_STATUS_UNSPECIFIED),
-        created_at=_timestamp(account.created_at),
-        updated_at=_timestamp(account.updated_at),
+        created_at=timestamp(account.created_at),
+        updated_at=timestamp(account.updated_at),
     )
 
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from parovoz.chassis.errors import bad_request
+from parovoz.chassis.rpc.convert import timestamp
 from parovoz.chassis.security.tokens import invalid_token
 from parovoz.chassis.service import GrpcRegistration, ServiceContext
 from parovoz.protos.platform.auth.v1 import auth_pb2, auth_pb2_grpc
@@ -32,12 +31,6 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-def _timestamp(moment: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
-
-
 def user_message(user: User) -> auth_pb2.User:
     return auth_pb2.User(
         id=user.id,
@@ -46,7 +39,7 @@ def user_message(user: User) -> auth_pb2.User:
         roles=list(user.roles),
         email_verified=user.email_verified,
         status=_STATUS.get(user.status, auth_pb2.USER_STATUS_UNSPECIFIED),
-        created_at=_timestamp(user.created_at),
+        created_at=timestamp(user.created_at),
     )
 
 
@@ -72,7 +65,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
             roles=sorted(principal.roles),
             session_id=session_id,
             token_id=principal.token_id,
-            expires_at=_timestamp(principal.expires_at),
+            expires_at=timestamp(principal.expires_at),
         )
 
     async def GetUser(
