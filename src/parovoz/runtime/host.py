@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import grpc
-from fastapi import FastAPI
 
 from parovoz.chassis.config import Settings
 from parovoz.chassis.db import Database
@@ -23,6 +22,7 @@ from parovoz.chassis.events.outbox import OutboxRelay
 from parovoz.chassis.obs.logging import get_logger
 from parovoz.chassis.rest.app import create_service_app
 from parovoz.chassis.rest.idempotency import IdempotencyStore
+from parovoz.chassis.rest.probes import ServiceApp
 from parovoz.chassis.security.ratelimit import RateLimiter
 from parovoz.chassis.security.tokens import TokenVerifier
 from parovoz.chassis.service import GrpcRegistration, Job, ServiceContext, ServiceSpec
@@ -54,7 +54,7 @@ class ServiceHost:
     channels: dict[str, grpc.aio.Channel]
     seed_demo: bool = False
     ctx: ServiceContext = field(init=False)
-    app: FastAPI = field(init=False)
+    app: ServiceApp = field(init=False)
     relay: OutboxRelay = field(init=False)
     consumer: EventConsumer | None = field(init=False, default=None)
     _jobs: list[asyncio.Task[None]] = field(init=False, default_factory=list)

@@ -146,3 +146,15 @@ async def test_openapi_documents_bodies_in_both_forms(client: httpx.AsyncClient)
     assert "Developer" in schemas
     assert "/healthz" not in document["paths"]
     assert (await client.get("/docs")).status_code == 404
+
+
+async def test_probes_answer_before_the_framework(client: httpx.AsyncClient) -> None:
+    head = await client.head("/healthz", headers={"x-request-id": "probe-1"})
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["x-request-id"] == "probe-1"
+    assert head.headers["content-length"] == str(len(b'{"status":"ok"}'))
+    # other methods on a probe path are the framework's: not a route there
+    posted = await client.post("/healthz")
+    assert posted.status_code in (404, 405)
+    assert posted.json()["errors"][0]["code"] in ("ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED")

@@ -22,6 +22,7 @@ from parovoz.chassis.rest.body import json_pointer
 from parovoz.chassis.rest.errors import negotiate_language, render_error
 from parovoz.chassis.rest.middleware import RequestMiddleware
 from parovoz.chassis.rest.openapi import add_request_bodies
+from parovoz.chassis.rest.probes import ServiceApp
 from parovoz.chassis.service import ServiceContext, ServiceSpec
 
 log = get_logger(__name__)
@@ -89,30 +90,15 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 def create_service_app(
     spec: ServiceSpec, ctx: ServiceContext, ready: Callable[[], Awaitable[bool]]
-) -> FastAPI:
-    """The service's ASGI app: `spec.router(ctx)` plus the chassis' routes, handlers and middleware."""
+) -> ServiceApp:
+    """The service's ASGI app: `spec.router(ctx)` plus the chassis' routes, handlers and middleware;
+    `/healthz` and `/readyz` are answered in front of FastAPI (probes.py)."""
     app = FastAPI(title=spec.title, version="1", docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     app.state.ctx = ctx
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_middleware(RequestMiddleware, service=spec.name, max_body_bytes=ctx.settings.max_body_bytes)
-
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> Response:
-        return Response(b'{"status":"ok"}', media_type="application/json")
-
-    @app.get("/readyz", include_in_schema=False)
-    async def readyz(request: Request) -> Response:
-        try:
-            is_ready = await ready()
-        except Exception:
-            log.warning("readiness_check_failed", exc_info=True)
-            is_ready = False
-        if not is_ready:
-            unavailable = ApiError(503, "SERVICE_UNAVAILABLE", params={"service": spec.name})
-            return error_response(request, unavailable)
-        return Response(b'{"status":"ready"}', media_type="application/json")
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
@@ -130,4 +116,4 @@ def create_service_app(
         return app.openapi_schema
 
     app.openapi = openapi_with_bodies  # type: ignore[method-assign]
-    return app
+    return ServiceApp(app, ready, spec.name)
