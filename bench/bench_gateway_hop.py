@@ -5,7 +5,7 @@ HttpUpstream to the backend with the token check (a real RS256 token) and the ra
 Load comes from `wrk` (32 connections) when installed, else from a small asyncio client.
 Prints req/s, p50 and p99 for both, the latency the hop adds and the throughput ratio.
 
-    .venv/bin/python bench/bench_gateway_hop.py [--seconds 5] [--connections 32] [--rounds 2]
+    .venv/bin/python bench/bench_gateway_hop.py [--seconds 5] [--connections 32] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--serve-backend", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--serve-gateway", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -190,6 +190,7 @@ def main() -> None:
         subprocess.Popen([*me, "--serve-gateway", str(gateway_port), str(backend_port), key_file.name]),
     ]
     load = run_wrk if shutil.which("wrk") else run_python_client
+    load_before = os.getloadavg()
     try:
         _wait_port(backend_port)
         _wait_port(gateway_port)
@@ -216,6 +217,12 @@ def main() -> None:
     print(
         f"load generator: {load.__name__}, {args.connections} connections, "
         f"{args.rounds} x {args.seconds:g} s each, medians"
+    )
+    # The machine may be shared: a load average well above what this run adds makes figures suspect.
+    print(
+        "load average before / after: {:.2f} {:.2f} {:.2f} / {:.2f} {:.2f} {:.2f}".format(
+            *load_before, *os.getloadavg()
+        )
     )
     print(f"direct backend : {d_rps:9.0f} req/s   p50 {d_p50:6.2f} ms   p99 {d_p99:6.2f} ms")
     print(

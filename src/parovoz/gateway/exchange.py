@@ -10,9 +10,12 @@ from parovoz.chassis.rest.errors import render_error
 from parovoz.gateway.edge import RawHeaders
 from parovoz.gateway.upstreams import Message, Receive, Send
 
-# Response headers the gateway owns; a service's copies are replaced, never duplicated.
+# Response headers the gateway owns; a service's copies are replaced, never duplicated (the
+# gateway's own server adds `date`).
 _GATEWAY_OWNED_RESPONSE = frozenset(
     {
+        b"date",
+        b"server",
         b"x-request-id",
         b"x-content-type-options",
         b"x-frame-options",

@@ -58,7 +58,16 @@ class Upstream(Protocol):
 
 
 def strip_hop_by_hop(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """`headers` without hop-by-hop ones, including those a `Connection` header names."""
+    """`headers` without hop-by-hop ones, including those a `Connection` header names.
+
+    Usually there are none: then `headers` itself is returned (callers do not mutate it), which
+    saves building a copy of every header list on each hop.
+    """
+    for name, _ in headers:
+        if name.lower() in HOP_BY_HOP:
+            break
+    else:
+        return headers
     named: set[bytes] = set()
     for name, value in headers:
         if name.lower() == b"connection":
@@ -78,22 +87,44 @@ class AsgiUpstream:
         self.timeout = timeout
 
     async def forward(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = False
+        # A bare timer that cancels the task, not asyncio.timeout: that cost ~10 µs per request on
+        # uvloop, a fifth of the gateway's own work. The cancel/uncancel bookkeeping mirrors it.
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        cancelling = task.cancelling()
+        started = expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            task.cancel()
+
+        deadline = loop.call_at(loop.time() + self.timeout, expire)
 
         async def send_and_note_start(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                deadline.reschedule(None)
+                deadline.cancel()
             await send(message)
 
         try:
-            async with asyncio.timeout(self.timeout) as deadline:
-                await self.app(scope, receive, send_and_note_start)
+            await self.app(scope, receive, send_and_note_start)
+        except asyncio.CancelledError:
+            if expired:
+                expired = False
+                if task.uncancel() <= cancelling:  # no one else asked to cancel: this is our timeout
+                    raise gateway_timeout() from None
+            raise
         except TimeoutError:
             if started:
                 raise
             raise gateway_timeout() from None
+        finally:
+            deadline.cancel()
+            if expired:  # the app swallowed our cancellation: take it back all the same
+                task.uncancel()
 
     async def aclose(self) -> None:
         return None
@@ -150,37 +181,28 @@ class HttpUpstream:
         except ResponseTimedOut:
             raise gateway_timeout() from None
         self.breaker.record_success()
+        body = response.body
         try:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": response.status,
-                    "headers": strip_hop_by_hop(response.headers),
-                }
-            )
-            async for chunk in response.body:
+            headers = strip_hop_by_hop(response.headers)
+            await send({"type": "http.response.start", "status": response.status, "headers": headers})
+            whole = body.whole()
+            if whole is not None:  # the usual small answer, complete already: a single body message
+                await send({"type": "http.response.body", "body": whole, "more_body": False})
+                return
+            async for chunk in body:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
-            await response.body.aclose()
+            if not body.finished:  # read to its end already in the usual case: skip a coroutine
+                await body.aclose()
 
     async def _request_body(
         self, scope: Scope, receive: Receive
     ) -> tuple[list[tuple[bytes, bytes]], bytes | AsyncIterator[bytes] | None]:
         """Upstream headers and body: whole bytes when small and sized, else a stream (chunked)."""
-        length: int | None = None
-        chunked = False
-        headers: list[tuple[bytes, bytes]] = [(b"host", self._host_header)]
-        for name, value in strip_hop_by_hop(scope["headers"]):
-            if name == b"host":
-                headers.append((b"x-forwarded-host", value))
-                continue
-            if name == b"content-length":
-                length = int(value)
-            headers.append((name, value))
-        for name, value in scope["headers"]:
-            if name == b"transfer-encoding" and b"chunked" in value.lower():
-                chunked = True
+        headers, length, chunked, hop = self._upstream_headers(scope["headers"])
+        if hop:  # rare: a `Connection` header may name more to drop, so go again over the stripped list
+            headers, length, _, _ = self._upstream_headers(strip_hop_by_hop(scope["headers"]))
         if length is None and not chunked:
             return headers, None
         if length is not None and length <= SMALL_BODY:
@@ -188,6 +210,27 @@ class HttpUpstream:
         if length is None:
             headers.append((b"transfer-encoding", b"chunked"))
         return headers, _body_stream(receive)
+
+    def _upstream_headers(
+        self, source: list[tuple[bytes, bytes]]
+    ) -> tuple[list[tuple[bytes, bytes]], int | None, bool, bool]:
+        """(headers for the service, declared length, chunked?, any hop-by-hop seen?) in one pass."""
+        length: int | None = None
+        chunked = hop = False
+        headers: list[tuple[bytes, bytes]] = [(b"host", self._host_header)]
+        for name, value in source:
+            if name.lower() in HOP_BY_HOP:
+                hop = True
+                if name == b"transfer-encoding" and b"chunked" in value.lower():
+                    chunked = True
+                continue
+            if name == b"host":
+                headers.append((b"x-forwarded-host", value))
+                continue
+            if name == b"content-length":
+                length = int(value)
+            headers.append((name, value))
+        return headers, length, chunked, hop
 
     async def aclose(self) -> None:
         await self._pool.aclose()
