@@ -86,6 +86,10 @@ def test_signup_flow_across_processes(cluster: Cluster) -> None:
         signup_flow(client)
         r = client.get("/readyz")
         assert r.status_code == 200
+        # one Date (the gateway's), no software banner from either hop
+        r = client.get("/api/v1/auth/jwks")
+        assert len(r.headers.get_list("date")) == 1
+        assert "server" not in r.headers
 
 
 async def _hold_relay_lock(database_url: str) -> asyncpg.Connection:

@@ -40,5 +40,13 @@ class _Server(uvicorn.Server):
 
 async def serve_http(app: Any, host: str, port: int) -> None:
     """Serve `app` until SIGINT/SIGTERM; returns so that the caller can shut down the rest."""
-    config = uvicorn.Config(app, host=host, port=port, lifespan="off", log_config=None, access_log=False)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        lifespan="off",
+        log_config=None,
+        access_log=False,
+        server_header=False,  # no software banner on responses
+    )
     await _Server(config).serve()
