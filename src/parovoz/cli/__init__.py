@@ -31,6 +31,10 @@ def _parser() -> argparse.ArgumentParser:
     cat = events_sub.add_parser("catalogue", help="write the generated AsyncAPI event catalogue")
     cat.add_argument("--out", type=Path, default=Path("docs/events.asyncapi.json"))
     cat.add_argument("--check", action="store_true", help="exit 1 when the file is not current")
+
+    from parovoz.cli.admin import add_admin_parser
+
+    add_admin_parser(sub)
     return parser
 
 
@@ -40,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
         from parovoz.cli.catalogue import catalogue_command
 
         return catalogue_command(args.out, check=args.check)
+    if args.command == "admin":
+        # Before the platform's logging set-up: stdout carries only the result (the new user's id).
+        from parovoz.cli.admin import create_user_command
+
+        return create_user_command(args)
 
     from parovoz.chassis.config import Settings
     from parovoz.chassis.obs.logging import configure_logging
