@@ -110,3 +110,26 @@ async def test_validation_texts_follow_the_language(auth: AuthHarness) -> None:
     en = await auth.client.post("/api/v1/auth/register", json=body, headers={"Accept-Language": "en"})
     assert "8 до 256" in ru.json()["errors"][0]["detail"]
     assert "8 to 256" in en.json()["errors"][0]["detail"]
+
+
+async def test_common_or_identity_passwords_are_422_on_the_password_and_write_nothing(
+    auth: AuthHarness,
+) -> None:
+    cases = [
+        ({"email": "ann@example.com", "username": "ann_1", "password": " Password1 "}, "common"),
+        ({"email": "Ann.Smith@Example.com", "username": "ann_1", "password": "ANN.SMITH"}, "e-mail"),
+        ({"email": "ann@example.com", "username": "Ann_Smith", "password": "ann_smith "}, "username"),
+    ]
+    for body, reason in cases:
+        en = await auth.client.post("/api/v1/auth/register", json=body, headers={"Accept-Language": "en"})
+        ru = await auth.client.post("/api/v1/auth/register", json={"data": {"attributes": body}})
+        assert en.status_code == 422 and ru.status_code == 422, (reason, en.text, ru.text)
+        assert error_codes(en) == ["VALIDATION_FAILED"] == error_codes(ru)
+        assert en.json()["errors"][0]["source"]["pointer"] == "/password"
+        assert ru.json()["errors"][0]["source"]["pointer"] == "/data/attributes/password"
+        expected = ("too common", "распространён") if reason == "common" else ("username", "именем")
+        assert expected[0] in en.json()["errors"][0]["detail"], en.text
+        assert expected[1] in ru.json()["errors"][0]["detail"], ru.text
+    assert await auth.count("users") == 0 and await auth.count("outbox") == 0
+    ok = {"email": "ann@example.com", "username": "ann_1", "password": "ann-is-a-long-secret"}
+    assert (await auth.client.post("/api/v1/auth/register", json=ok)).status_code == 201

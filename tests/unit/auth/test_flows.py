@@ -72,6 +72,20 @@ async def test_register_enforces_rules_itself(flows: AuthFlows) -> None:
     )
 
 
+async def test_register_refuses_common_and_identity_passwords(flows: AuthFlows, store: FakeStore) -> None:
+    common = await _error(flows.register("ann@example.com", "ann_1", "Password1"))
+    same_as_name = await _error(flows.register("ann@example.com", "Ann_Smith", " ann_smith "))
+    same_as_local = await _error(flows.register("Ann.Smith@Example.com", "ann_1", "ann.smith"))
+    assert (common.status, common.code, common.items[0].pointer) == (
+        422,
+        "PASSWORD_TOO_COMMON",
+        "/data/attributes/password",
+    )
+    assert (same_as_name.status, same_as_name.code) == (422, "PASSWORD_MATCHES_IDENTITY")
+    assert same_as_local.code == "PASSWORD_MATCHES_IDENTITY"
+    assert store.users == {} and store.events == []
+
+
 async def test_login_by_email_or_username_any_case(flows: AuthFlows, store: FakeStore) -> None:
     user = await flows.register("ann@example.com", "Ann", PASSWORD)
     sessions = set()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from starlette.responses import Response
 
 from parovoz.chassis import context
@@ -54,8 +55,12 @@ class RegisterBody(StrictBody):
 
     @field_validator("password")
     @classmethod
-    def _password(cls, value: str) -> str:
-        return _rule(rules.check_password, value)
+    def _password(cls, value: str, info: ValidationInfo) -> str:
+        # email and username are declared first, so their checked values (when valid) are here
+        check = functools.partial(
+            rules.check_password, email=info.data.get("email"), username=info.data.get("username")
+        )
+        return _rule(check, value)
 
 
 class LoginBody(StrictBody):

@@ -58,6 +58,26 @@ register_messages(
             "ru": ("Некорректный пароль", "Пароль должен содержать от 8 до 256 символов."),
             "en": ("Invalid password", "A password has 8 to 256 characters."),
         },
+        "PASSWORD_TOO_COMMON": {
+            "ru": (
+                "Слишком простой пароль",
+                "Этот пароль слишком распространён и легко угадывается: выберите другой.",
+            ),
+            "en": (
+                "Password too common",
+                "This password is too common and easy to guess: choose another one.",
+            ),
+        },
+        "PASSWORD_MATCHES_IDENTITY": {
+            "ru": (
+                "Пароль совпадает с данными учётной записи",
+                "Пароль не должен совпадать с адресом электронной почты или именем пользователя.",
+            ),
+            "en": (
+                "Password matches the account",
+                "The password must not be the same as the e-mail address or the username.",
+            ),
+        },
     }
 )
 

