@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
+from parovoz.chassis.rest.query import ListQuery
 from parovoz.chassis.security.tokens import IssuedToken
 from parovoz.services.auth.domain import errors
 from parovoz.services.auth.domain.rules import is_email_login
-from parovoz.services.auth.domain.sessions import RefreshGrant, RefreshRecord, Session
+from parovoz.services.auth.domain.sessions import RefreshGrant, RefreshRecord, Session, SessionInfo
 from parovoz.services.auth.domain.users import ACTIVE, User
 
 
@@ -67,6 +68,22 @@ class FakeStore:
             and user.status == ACTIVE
         )
 
+    def last_used(self, session: Session) -> datetime:
+        grants = [r.grant.created_at for r in self.refresh.values() if r.grant.session_id == session.id]
+        return max([session.created_at, *grants])
+
+    async def list_sessions(
+        self, user_id: str, active_since: datetime, query: ListQuery
+    ) -> tuple[list[SessionInfo], int]:
+        """Most recently used first (the query's sort is SQL: ignored here), one page of it."""
+        live = [
+            SessionInfo(s.id, s.user_agent, s.client_ip, s.created_at, self.last_used(s))
+            for s in self.sessions.values()
+            if s.user_id == user_id and s.id not in self.revoked and self.last_used(s) > active_since
+        ]
+        live.sort(key=lambda s: s.last_used_at, reverse=True)
+        return live[query.offset : query.offset + query.per_page], len(live)
+
 
 class FakeTx:
     def __init__(self, store: FakeStore) -> None:
@@ -86,10 +103,12 @@ class FakeTx:
     async def user_by_id(self, user_id: str) -> User | None:
         return self.s.users.get(user_id)
 
-    async def replace_password_hash(self, user_id: str, old_hash: str, new_hash: str) -> None:
+    async def replace_password_hash(self, user_id: str, old_hash: str, new_hash: str) -> bool:
         user = self.s.users[user_id]
-        if user.password_hash == old_hash:
-            self.s.users[user_id] = dataclasses.replace(user, password_hash=new_hash)
+        if user.password_hash != old_hash:
+            return False
+        self.s.users[user_id] = dataclasses.replace(user, password_hash=new_hash)
+        return True
 
     async def insert_session(self, session: Session) -> None:
         self.s.sessions[session.id] = session
@@ -122,6 +141,23 @@ class FakeTx:
         for stored in self.s.refresh.values():
             if stored.grant.session_id == session_id and stored.revoked_at is None:
                 stored.revoked_at = now
+
+    async def revoke_user_session(self, session_id: str, user_id: str, now: datetime, reason: str) -> bool:
+        session = self.s.sessions.get(session_id)
+        if session is None or session.user_id != user_id or session_id in self.s.revoked:
+            return False
+        await self.revoke_session(session_id, now, reason)
+        return True
+
+    async def revoke_other_sessions(self, user_id: str, keep: str, now: datetime, reason: str) -> int:
+        ended = [
+            s.id
+            for s in self.s.sessions.values()
+            if s.user_id == user_id and s.id != keep and s.id not in self.s.revoked
+        ]
+        for session_id in ended:
+            await self.revoke_session(session_id, now, reason)
+        return len(ended)
 
 
 class FakeIssuer:

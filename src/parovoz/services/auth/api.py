@@ -1,4 +1,4 @@
-"""REST adapter: /api/v1/auth/{register,login,refresh-token,logout,jwks}."""
+"""REST adapter: /api/v1/auth/{register,login,refresh-token,logout,jwks,sessions,password/change}."""
 
 from __future__ import annotations
 
@@ -14,13 +14,17 @@ from starlette.responses import Response
 from parovoz.chassis import context
 from parovoz.chassis.errors import message_for, too_many_requests
 from parovoz.chassis.models import StrictBody
-from parovoz.chassis.rest.auth import client_ip
+from parovoz.chassis.rest.auth import client_ip, principal
 from parovoz.chassis.rest.body import Body
-from parovoz.chassis.rest.envelope import EnvelopeResponse, document, resource
+from parovoz.chassis.rest.envelope import EnvelopeResponse, collection_document, document, resource
+from parovoz.chassis.rest.query import parse_list_query, select_fields
+from parovoz.chassis.security.principal import Principal
 from parovoz.chassis.service import ServiceContext
 from parovoz.services.auth.domain import rules
 from parovoz.services.auth.domain.flows import TokenPair
+from parovoz.services.auth.domain.sessions import SessionInfo
 from parovoz.services.auth.domain.users import User
+from parovoz.services.auth.store import SESSIONS_COLLECTION
 from parovoz.services.auth.wiring import components
 
 PREFIX = "/api/v1/auth"
@@ -71,6 +75,32 @@ class LoginBody(StrictBody):
 class RefreshTokenBody(StrictBody):
     # token_urlsafe(32) is 43 characters; anything much longer is not ours
     refresh_token: str = Field(min_length=1, max_length=512)
+
+
+class PasswordChangeBody(StrictBody):
+    current_password: str = Field(min_length=1, max_length=rules.PASSWORD_MAX)
+    new_password: str
+
+    @field_validator("new_password")
+    @classmethod
+    def _new_password(cls, value: str) -> str:
+        # Length and the common list here; equality with the e-mail or username in the flow,
+        # which knows the account.
+        return _rule(rules.check_password, value)
+
+
+def session_resource(session: SessionInfo, current_session_id: str) -> dict[str, Any]:
+    return resource(
+        "sessions",
+        session.id,
+        {
+            "userAgent": session.user_agent,
+            "ip": session.client_ip,
+            "createdAt": session.created_at,
+            "lastUsedAt": session.last_used_at,
+            "current": session.id == current_session_id,
+        },
+    )
 
 
 def user_resource(user: User) -> dict[str, Any]:
@@ -128,6 +158,11 @@ def build_router(ctx: ServiceContext) -> APIRouter:
         await limit(f"auth:login:ip:{ip}", config.login_rate_per_min)
         return ip
 
+    async def password_change_rate(caller: Principal = Depends(principal)) -> Principal:
+        # Per account: a stolen access token must not become a password-guessing oracle.
+        await limit(f"auth:password-change:user:{caller.user_id}", config.login_id_rate_per_min)
+        return caller
+
     router = APIRouter(prefix=PREFIX, tags=["auth"])
 
     @router.post("/register", status_code=201, summary="Register with e-mail, username and password")
@@ -159,6 +194,32 @@ def build_router(ctx: ServiceContext) -> APIRouter:
     @router.post("/logout", status_code=204, summary="End the session of a refresh token")
     async def logout(body: RefreshTokenBody = Body(RefreshTokenBody)) -> Response:
         await flows.logout(body.refresh_token)
+        return Response(status_code=204)
+
+    @router.get("/sessions", summary="The caller's live sessions (`current` marks this one)")
+    async def list_sessions(request: Request, caller: Principal = Depends(principal)) -> Response:
+        query = parse_list_query(request, SESSIONS_COLLECTION)
+        found, total, current = await flows.sessions(caller, query)
+        items = [select_fields(session_resource(s, current), query.fields) for s in found]
+        return EnvelopeResponse(
+            collection_document(items, query, total, request.url), headers={"Cache-Control": "no-store"}
+        )
+
+    @router.delete("/sessions/{session_id}", status_code=204, summary="End one of the caller's sessions")
+    async def revoke_session(session_id: str, caller: Principal = Depends(principal)) -> Response:
+        await flows.revoke_session(caller, session_id)
+        return Response(status_code=204)
+
+    @router.post(
+        "/password/change",
+        status_code=204,
+        summary="Change the password; every other session of the user ends",
+    )
+    async def change_password(
+        caller: Principal = Depends(password_change_rate),
+        body: PasswordChangeBody = Body(PasswordChangeBody),
+    ) -> Response:
+        await flows.change_password(caller, body.current_password, body.new_password)
         return Response(status_code=204)
 
     @router.get("/jwks", summary="Public keys that verify access tokens (JWK Set)")

@@ -13,10 +13,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parovoz.chassis.db import Database, UnitOfWork
+from parovoz.chassis.rest.query import CollectionSpec, ListQuery
 from parovoz.services.auth import events
 from parovoz.services.auth.domain import errors
 from parovoz.services.auth.domain.rules import is_email_login
-from parovoz.services.auth.domain.sessions import RefreshGrant, RefreshRecord, Session
+from parovoz.services.auth.domain.sessions import RefreshGrant, RefreshRecord, Session, SessionInfo
 from parovoz.services.auth.domain.users import ACTIVE, User
 
 UUID = postgresql.UUID(as_uuid=False)
@@ -70,6 +71,19 @@ signing_keys = sa.Table(
     sa.Column("private_pem", sa.LargeBinary, nullable=False),
     sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
     sa.Column("retired_at", TS),
+)
+
+# GET /api/v1/auth/sessions: sorting by the two times, most recently used first by default.
+SESSIONS_COLLECTION = CollectionSpec(
+    fields={
+        "id": sessions.c.id,
+        "createdAt": sessions.c.created_at,
+        "lastUsedAt": sessions.c.last_used_at,
+    },
+    sortable=("createdAt", "lastUsedAt"),
+    default_sort=("-lastUsedAt",),
+    selectable=dict.fromkeys(("userAgent", "ip", "createdAt", "lastUsedAt", "current")),
+    tiebreaker="id",
 )
 
 # User agents are client-controlled: keep what identifies a browser, not an attacker's megabyte.
@@ -144,13 +158,14 @@ class AuthTransaction:
     async def user_by_id(self, user_id: str) -> User | None:
         return await _user_by_id(self.conn, user_id)
 
-    async def replace_password_hash(self, user_id: str, old_hash: str, new_hash: str) -> None:
+    async def replace_password_hash(self, user_id: str, old_hash: str, new_hash: str) -> bool:
         # Conditional on the old hash: a password changed meanwhile is not overwritten.
-        await self.conn.execute(
+        result = await self.conn.execute(
             users.update()
             .where(users.c.id == user_id, users.c.password_hash == old_hash)
             .values(password_hash=new_hash, updated_at=sa.func.now())
         )
+        return result.rowcount == 1
 
     async def insert_session(self, session: Session) -> None:
         await self.conn.execute(
@@ -224,6 +239,49 @@ class AuthTransaction:
             .values(revoked_at=now)
         )
 
+    async def revoke_user_session(self, session_id: str, user_id: str, now: datetime, reason: str) -> bool:
+        result = await self.conn.execute(
+            sessions.update()
+            .where(
+                sessions.c.id == session_id,
+                sessions.c.user_id == user_id,
+                sessions.c.revoked_at.is_(None),
+            )
+            .values(revoked_at=now, revoked_reason=reason)
+        )
+        if result.rowcount != 1:
+            return False
+        await self._revoke_refresh_of([session_id], now)
+        return True
+
+    async def revoke_other_sessions(self, user_id: str, keep: str, now: datetime, reason: str) -> int:
+        ended = (
+            (
+                await self.conn.execute(
+                    sessions.update()
+                    .where(
+                        sessions.c.user_id == user_id,
+                        sessions.c.id != keep,
+                        sessions.c.revoked_at.is_(None),
+                    )
+                    .values(revoked_at=now, revoked_reason=reason)
+                    .returning(sessions.c.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if ended:
+            await self._revoke_refresh_of(list(ended), now)
+        return len(ended)
+
+    async def _revoke_refresh_of(self, session_ids: list[str], now: datetime) -> None:
+        await self.conn.execute(
+            refresh_tokens.update()
+            .where(refresh_tokens.c.session_id.in_(session_ids), refresh_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
 
 class AuthDbStore:
     """`AuthStore` over the service database."""
@@ -259,3 +317,28 @@ class AuthDbStore:
         )
         async with self.db.connect() as conn:
             return (await conn.execute(query)).first() is not None
+
+    async def list_sessions(
+        self, user_id: str, active_since: datetime, query: ListQuery
+    ) -> tuple[list[SessionInfo], int]:
+        conditions = (
+            sessions.c.user_id == user_id,
+            sessions.c.revoked_at.is_(None),
+            sessions.c.last_used_at > active_since,
+        )
+        live = sa.select(sessions).where(*conditions)
+        counted = query.filtered(sa.select(sa.func.count()).select_from(sessions).where(*conditions))
+        async with self.db.connect() as conn:
+            total = (await conn.execute(counted)).scalar_one()
+            rows = (await conn.execute(query.apply(live))).all()
+        found = [
+            SessionInfo(
+                id=row.id,
+                user_agent=row.user_agent,
+                client_ip=row.client_ip,
+                created_at=row.created_at,
+                last_used_at=row.last_used_at,
+            )
+            for row in rows
+        ]
+        return found, total

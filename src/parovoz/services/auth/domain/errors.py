@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from parovoz.chassis.errors import ApiError, conflict, forbidden, register_messages, unauthorized
+from parovoz.chassis.errors import (
+    ApiError,
+    conflict,
+    forbidden,
+    not_found,
+    register_messages,
+    unauthorized,
+)
 
 register_messages(
     {
@@ -35,6 +42,14 @@ register_messages(
                 "Refresh token reused",
                 "This refresh token was already used; the session is ended. Sign in again.",
             ),
+        },
+        "SESSION_NOT_FOUND": {
+            "ru": ("Сеанс не найден", "Среди ваших действующих сеансов такого нет."),
+            "en": ("Session not found", "None of your live sessions has this id."),
+        },
+        "INVALID_CURRENT_PASSWORD": {
+            "ru": ("Неверный текущий пароль", "Текущий пароль указан неверно."),
+            "en": ("Wrong current password", "The current password is wrong."),
         },
         "USER_NOT_FOUND": {
             "ru": ("Пользователь не найден", "Пользователя с таким идентификатором нет."),
@@ -104,3 +119,12 @@ def invalid_refresh_token() -> ApiError:
 
 def refresh_token_reused() -> ApiError:
     return unauthorized("REFRESH_TOKEN_REUSED")
+
+
+def session_not_found() -> ApiError:
+    # Also for another user's session: 404, never 403, so that ids cannot be probed.
+    return not_found("SESSION_NOT_FOUND")
+
+
+def invalid_current_password() -> ApiError:
+    return unauthorized("INVALID_CURRENT_PASSWORD", pointer="/data/attributes/currentPassword")

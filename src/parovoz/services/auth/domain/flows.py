@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -10,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from parovoz.chassis.errors import ApiError, unprocessable
-from parovoz.chassis.security.tokens import IssuedToken
+from parovoz.chassis.rest.query import ListQuery
+from parovoz.chassis.security.principal import Principal
+from parovoz.chassis.security.tokens import IssuedToken, invalid_token
 from parovoz.services.auth.domain import errors, rules
 from parovoz.services.auth.domain.passwords import Passwords
 from parovoz.services.auth.domain.sessions import (
@@ -18,6 +21,7 @@ from parovoz.services.auth.domain.sessions import (
     RefreshRecord,
     RefreshVerdict,
     Session,
+    SessionInfo,
     judge_refresh,
     new_refresh_grant,
     new_session,
@@ -37,7 +41,8 @@ class AuthTx(Protocol):
 
     async def user_by_id(self, user_id: str) -> User | None: ...
 
-    async def replace_password_hash(self, user_id: str, old_hash: str, new_hash: str) -> None: ...
+    async def replace_password_hash(self, user_id: str, old_hash: str, new_hash: str) -> bool:
+        """Set the new hash if the stored one is still `old_hash`; whether it was replaced."""
 
     async def insert_session(self, session: Session) -> None: ...
 
@@ -51,6 +56,12 @@ class AuthTx(Protocol):
     async def revoke_session(self, session_id: str, now: datetime, reason: str) -> None:
         """Revoke the session and every refresh token of it; no-op when already revoked."""
 
+    async def revoke_user_session(self, session_id: str, user_id: str, now: datetime, reason: str) -> bool:
+        """Revoke the session if it is a live one of this user; whether it was."""
+
+    async def revoke_other_sessions(self, user_id: str, keep: str, now: datetime, reason: str) -> int:
+        """Revoke every live session of the user but `keep`; how many were revoked."""
+
 
 class AuthStore(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[AuthTx]: ...
@@ -62,6 +73,11 @@ class AuthStore(Protocol):
 
     async def session_is_live(self, session_id: str, user_id: str) -> bool:
         """The session exists, belongs to the user, is not revoked, and the user is not blocked."""
+
+    async def list_sessions(
+        self, user_id: str, active_since: datetime, query: ListQuery
+    ) -> tuple[list[SessionInfo], int]:
+        """One page of the user's unrevoked sessions last used after `active_since`, and their total."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +101,16 @@ def _checked(check: Callable[[str], str], value: str, field: str) -> str:
         return check(value)
     except rules.RuleViolation as exc:
         raise unprocessable(exc.code, pointer=f"/data/attributes/{field}") from None
+
+
+def _is_uuid(value: str | None) -> bool:
+    if not value:
+        return False
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _login_key(login: str) -> str:
@@ -209,6 +235,58 @@ class AuthFlows:
                 await tx.revoke_session(record.session_id, self.clock(), "logout")
         if record is None:
             raise errors.invalid_refresh_token()
+
+    async def _live_caller(self, caller: Principal) -> str:
+        """The caller's session id, when that session is still live (an access token outlives a
+        revoked session by up to its TTL: these routes must not); else 401 INVALID_TOKEN."""
+        session_id = caller.session_id
+        if session_id is None or not _is_uuid(session_id) or not _is_uuid(caller.user_id):
+            raise invalid_token()
+        if not await self.store.session_is_live(session_id, caller.user_id):
+            raise invalid_token()
+        return session_id
+
+    async def sessions(self, caller: Principal, query: ListQuery) -> tuple[list[SessionInfo], int, str]:
+        """A page of the caller's live sessions, their total, and the caller's own session id."""
+        current = await self._live_caller(caller)
+        # Each refresh issues a token living `refresh_ttl` from then: older sessions are dead.
+        active_since = self.clock() - timedelta(seconds=self.refresh_ttl)
+        found, total = await self.store.list_sessions(caller.user_id, active_since, query)
+        return found, total, current
+
+    async def revoke_session(self, caller: Principal, session_id: str) -> None:
+        """End one of the caller's sessions (the current one included). Another user's session,
+        a revoked or an unknown one: the same 404."""
+        await self._live_caller(caller)
+        if not _is_uuid(session_id):
+            raise errors.session_not_found()
+        now = self.clock()
+        async with self.store.transaction() as tx:
+            revoked = await tx.revoke_user_session(session_id, caller.user_id, now, "revoked_by_user")
+        if not revoked:
+            raise errors.session_not_found()
+
+    async def change_password(self, caller: Principal, current_password: str, new_password: str) -> None:
+        """Check the current password, store the new one (current hash parameters) and end every
+        other session of the user; the caller's session stays."""
+        session_id = await self._live_caller(caller)
+        user = await self.store.user_by_id(caller.user_id)
+        if user is None:
+            raise invalid_token()
+        new_password = _checked(
+            functools.partial(rules.check_password, email=user.email, username=user.username),
+            new_password,
+            "newPassword",
+        )
+        if not await self.passwords.verify(user.password_hash, current_password):
+            raise errors.invalid_current_password()
+        new_hash = await self.passwords.hash(new_password)
+        async with self.store.transaction() as tx:
+            # Conditional on the hash just verified: a change that won a race meanwhile stands,
+            # and this one fails as if the current password were wrong (it no longer is current).
+            if not await tx.replace_password_hash(user.id, user.password_hash, new_hash):
+                raise errors.invalid_current_password()
+            await tx.revoke_other_sessions(user.id, session_id, self.clock(), "password_changed")
 
     async def user(self, user_id: str) -> User:
         user = await self.store.user_by_id(user_id)

@@ -36,6 +36,17 @@ class Session:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class SessionInfo:
+    """A live session as its owner sees it in the list of their sessions."""
+
+    id: str
+    user_agent: str | None
+    client_ip: str | None
+    created_at: datetime
+    last_used_at: datetime
+
+
 def new_session(user_id: str, *, user_agent: str | None, client_ip: str | None, now: datetime) -> Session:
     return Session(str(uuid.uuid4()), user_id, user_agent, client_ip, now)
 
