@@ -31,3 +31,46 @@ AUTH_USER_REGISTERED = register(
         description="A new user registered (e-mail and password). Account creates the profile.",
     )
 )
+
+
+class AccountUserUpdatedV1(CamelModel):
+    """A user changed their profile; the event says what changed, not to what (ask Account's
+    `GetAccount` for the values): a consumer that keeps a copy refreshes the fields it holds."""
+
+    user_id: str
+    # camelCase names of the profile attributes that changed, e.g. ["displayName", "country"]
+    changed_fields: list[str]
+    updated_at: datetime
+
+
+ACCOUNT_USER_UPDATED = register(
+    EventDef(
+        name="account.user.updated.v1",
+        owner="account",
+        data=AccountUserUpdatedV1,
+        description="A profile changed (changedFields: camelCase attribute names). Social keeps "
+        "profiles in step.",
+    )
+)
+
+
+class AccountUserBlockedV1(CamelModel):
+    """Staff blocked (`blocked` true) or unblocked (`blocked` false) an account. One event for
+    both directions, keyed by the user id, so that consumers see the changes of a user in order."""
+
+    user_id: str
+    blocked: bool
+    # why: always present when blocking; may be null when unblocking
+    reason: str | None = None
+    changed_at: datetime
+
+
+ACCOUNT_USER_BLOCKED = register(
+    EventDef(
+        name="account.user.blocked.v1",
+        owner="account",
+        data=AccountUserBlockedV1,
+        description="An account was blocked (blocked=true) or unblocked (blocked=false) by staff. "
+        "Auth refuses sign-in to a blocked user and ends every session of it.",
+    )
+)

@@ -194,3 +194,12 @@ def test_canonical_user_id() -> None:
     )
     for bad in ("", "me", "not-a-uuid", "6f1c2a3e-1b2c-4d5e-8f90-123456789abcd", "x" * 100):
         assert profile.canonical_user_id(bad) is None
+
+
+def test_actual_changes_keeps_only_values_that_differ() -> None:
+    account = sample_account(country="RU", bio=None, birth_date=None)
+    cleaned = profile.validate_changes(
+        {"display_name": " Иван ", "country": "KZ", "bio": None, "birth_date": "2000-01-02"}, today=TODAY
+    )
+    assert profile.actual_changes(account, cleaned) == {"country": "KZ", "birth_date": date(2000, 1, 2)}
+    assert profile.actual_changes(account, {}) == {}

@@ -32,6 +32,7 @@ from parovoz.services.account import store
 from parovoz.services.account.domain import profile
 from parovoz.services.account.domain.profile import Account
 from parovoz.services.account.errors import account_not_found, invalid_profile
+from parovoz.services.account.events import emit_user_updated
 
 RESOURCE_TYPE = "users"
 USERNAME_PREFIX_MAX = 64
@@ -194,8 +195,12 @@ def build_router(ctx: ServiceContext) -> APIRouter:
             current_etag = etag_of(dumps(own_document(account)))
             if if_match is not None and not if_match_satisfied(if_match, current_etag):
                 raise ApiError(412, "PRECONDITION_FAILED", parameter="If-Match")
-            if cleaned:
-                await store.update_profile(uow.conn, user_id, cleaned, now=datetime.now(UTC))
+            changes = profile.actual_changes(account, cleaned)
+            if changes:
+                now = datetime.now(UTC)
+                await store.update_profile(uow.conn, user_id, changes, now=now)
+                # in the same transaction: the event exists exactly when the change does
+                await emit_user_updated(uow, user_id, [_CAMEL[name] for name in changes], now)
                 account = await store.get_account(uow.conn, user_id)
         assert account is not None  # the row is locked by this transaction: it cannot vanish
         return conditional(request, own_document(account), account.updated_at)

@@ -10,7 +10,10 @@ from parovoz.services.account.domain import profile
 ACCOUNT_NOT_FOUND = "ACCOUNT_NOT_FOUND"
 INVALID_USER_ID = "INVALID_USER_ID"
 TOO_MANY_USER_IDS = "TOO_MANY_USER_IDS"
+INVALID_ACCOUNT_STATUS = "INVALID_ACCOUNT_STATUS"
+INVALID_BLOCK_REASON = "INVALID_BLOCK_REASON"
 MAX_BATCH = 100
+MAX_BLOCK_REASON = 500
 
 register_messages(
     {
@@ -25,6 +28,17 @@ register_messages(
         TOO_MANY_USER_IDS: {
             "ru": ("Слишком много идентификаторов", "За один запрос можно получить не больше {max}."),
             "en": ("Too many ids", "At most {max} accounts can be fetched at once."),
+        },
+        INVALID_ACCOUNT_STATUS: {
+            "ru": ("Некорректный статус", "Допустимые статусы: ACTIVE или BLOCKED."),
+            "en": ("Invalid status", "The status must be ACTIVE or BLOCKED."),
+        },
+        INVALID_BLOCK_REASON: {
+            "ru": (
+                "Некорректная причина блокировки",
+                "При блокировке причина обязательна: от 1 до {max} символов.",
+            ),
+            "en": ("Invalid block reason", "Blocking needs a reason of 1 to {max} characters."),
         },
         profile.DISPLAY_NAME_INVALID: {
             "ru": (

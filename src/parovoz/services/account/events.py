@@ -1,13 +1,20 @@
-"""Account's event handler: a registration at Auth becomes an account with its profile."""
+"""Account's events: the handler (a registration at Auth becomes an account with its profile) and
+what Account emits (`account.user.updated.v1`, `account.user.blocked.v1`)."""
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from parovoz.chassis.events.cloudevents import CloudEvent, InvalidEvent
 from parovoz.chassis.obs.logging import get_logger
-from parovoz.contracts.events import UserRegisteredV1
+from parovoz.contracts.events import (
+    ACCOUNT_USER_BLOCKED,
+    ACCOUNT_USER_UPDATED,
+    AccountUserBlockedV1,
+    AccountUserUpdatedV1,
+    UserRegisteredV1,
+)
 from parovoz.services.account import store
 from parovoz.services.account.domain import profile
 
@@ -16,6 +23,8 @@ if TYPE_CHECKING:
     from parovoz.chassis.service import ServiceContext
 
 log = get_logger(__name__)
+
+EMITS: tuple[str, ...] = (ACCOUNT_USER_UPDATED.name, ACCOUNT_USER_BLOCKED.name)
 
 
 async def on_user_registered(ctx: ServiceContext, uow: UnitOfWork, event: CloudEvent) -> None:
@@ -43,3 +52,25 @@ async def on_user_registered(ctx: ServiceContext, uow: UnitOfWork, event: CloudE
     )
     created = await store.insert_account(uow.conn, account)
     log.info("account_created" if created else "account_exists", user_id=user_id, event_id=event.id)
+
+
+async def emit_user_updated(
+    uow: UnitOfWork, user_id: str, changed_fields: list[str], updated_at: datetime
+) -> None:
+    """`account.user.updated.v1` in `uow`'s transaction; `changed_fields` are camelCase names."""
+    await uow.emit(
+        ACCOUNT_USER_UPDATED.name,
+        subject=user_id,
+        data=AccountUserUpdatedV1(user_id=user_id, changed_fields=changed_fields, updated_at=updated_at),
+    )
+
+
+async def emit_user_blocked(
+    uow: UnitOfWork, user_id: str, *, blocked: bool, reason: str | None, changed_at: datetime
+) -> None:
+    """`account.user.blocked.v1` (blocked true or false) in `uow`'s transaction."""
+    await uow.emit(
+        ACCOUNT_USER_BLOCKED.name,
+        subject=user_id,
+        data=AccountUserBlockedV1(user_id=user_id, blocked=blocked, reason=reason, changed_at=changed_at),
+    )

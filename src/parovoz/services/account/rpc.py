@@ -1,4 +1,5 @@
-"""gRPC adapter of Account: `AccountService` lookups for Payment, Social, Developer and Admin.
+"""gRPC adapter of Account: `AccountService` lookups for Payment, Social, Developer and Admin, and
+`SetAccountStatus` (block / unblock) for Admin.
 
 Servicers raise `ApiError`; the chassis server interceptor turns it into the gRPC status with
 `ErrorInfo.reason` = the same code REST would use.
@@ -7,6 +8,7 @@ Servicers raise `ApiError`; the chassis server interceptor turns it into the gRP
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from parovoz.chassis.errors import ApiError
@@ -17,11 +19,15 @@ from parovoz.services.account import store
 from parovoz.services.account.domain import profile
 from parovoz.services.account.domain.profile import Account
 from parovoz.services.account.errors import (
+    INVALID_ACCOUNT_STATUS,
+    INVALID_BLOCK_REASON,
     INVALID_USER_ID,
     MAX_BATCH,
+    MAX_BLOCK_REASON,
     TOO_MANY_USER_IDS,
     account_not_found,
 )
+from parovoz.services.account.events import emit_user_blocked
 
 SERVICE_NAME = "platform.account.v1.AccountService"
 
@@ -29,6 +35,7 @@ _STATUS = {
     profile.STATUS_ACTIVE: account_pb2.ACCOUNT_STATUS_ACTIVE,
     profile.STATUS_BLOCKED: account_pb2.ACCOUNT_STATUS_BLOCKED,
 }
+_STATUS_OF_PROTO = {proto: status for status, proto in _STATUS.items()}
 
 
 def account_message(account: Account) -> account_pb2.Account:
@@ -56,8 +63,16 @@ def _user_id(raw: str, parameter: str) -> str:
     return user_id
 
 
+def _block_reason(raw: str, status: str) -> str | None:
+    """The trimmed reason; required (1..MAX_BLOCK_REASON) when blocking, optional otherwise."""
+    reason = raw.strip()
+    if len(reason) > MAX_BLOCK_REASON or (status == profile.STATUS_BLOCKED and not reason):
+        raise ApiError(400, INVALID_BLOCK_REASON, parameter="reason", params={"max": MAX_BLOCK_REASON})
+    return reason or None
+
+
 class AccountServicer(account_pb2_grpc.AccountServiceServicer):
-    """Reads only; blocked accounts are returned too (with their status): callers are services."""
+    """Lookups return blocked accounts too (with their status): callers are services."""
 
     def __init__(self, ctx: ServiceContext) -> None:
         self._db = ctx.db
@@ -83,6 +98,32 @@ class AccountServicer(account_pb2_grpc.AccountServiceServicer):
         return account_pb2.GetAccountsResponse(
             accounts=[account_message(account) for account in found], missing_ids=missing
         )
+
+    async def SetAccountStatus(self, request: account_pb2.SetAccountStatusRequest, context: Any) -> Any:
+        user_id = _user_id(request.user_id, "user_id")
+        status = _STATUS_OF_PROTO.get(request.status)
+        if status is None:
+            raise ApiError(400, INVALID_ACCOUNT_STATUS, parameter="status")
+        reason = _block_reason(request.reason, status)
+        async with self._db.transaction() as uow:
+            # Locked: two staff calls at once cannot both see the old status and both emit.
+            account = await store.get_account(uow.conn, user_id, for_update=True)
+            if account is None:
+                raise account_not_found()
+            changed = account.status != status
+            if changed:
+                now = datetime.now(UTC)
+                await store.set_status(uow.conn, user_id, status, now=now)
+                await emit_user_blocked(
+                    uow,
+                    user_id,
+                    blocked=status == profile.STATUS_BLOCKED,
+                    reason=reason,
+                    changed_at=now,
+                )
+                account = await store.get_account(uow.conn, user_id)
+        assert account is not None  # locked by the transaction above: it cannot vanish
+        return account_pb2.SetAccountStatusResponse(account=account_message(account), changed=changed)
 
 
 def grpc_registrations(ctx: ServiceContext) -> list[GrpcRegistration]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from parovoz.chassis.service import ServiceSpec, Subscription
 from parovoz.contracts.events import AUTH_USER_REGISTERED
 from parovoz.services.account.api import build_router
-from parovoz.services.account.events import on_user_registered
+from parovoz.services.account.events import EMITS, on_user_registered
 from parovoz.services.account.rpc import grpc_registrations
 
 SPEC = ServiceSpec(
@@ -19,5 +19,6 @@ SPEC = ServiceSpec(
     grpc=grpc_registrations,
     # Accounts come from Auth's registrations; there is no demo data of our own to seed.
     subscriptions=(Subscription(AUTH_USER_REGISTERED.name, on_user_registered),),
+    emits=EMITS,
     rpc_peers=(),
 )

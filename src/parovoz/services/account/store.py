@@ -136,6 +136,13 @@ async def update_profile(
     )
 
 
+async def set_status(conn: AsyncConnection, user_id: str, status: str, *, now: datetime) -> None:
+    """Write the account's `status` (staff) and stamp `accounts.updated_at`."""
+    await conn.execute(
+        sa.update(accounts).where(accounts.c.id == user_id).values(status=status, updated_at=now)
+    )
+
+
 async def list_accounts(
     conn: AsyncConnection,
     *,

@@ -1,12 +1,26 @@
-"""What Auth emits: `auth.user.registered.v1`, built from a freshly registered user."""
+"""Auth's events: what it emits (`auth.user.registered.v1`, built from a freshly registered user)
+and what it consumes (`account.user.blocked.v1`: staff blocked or unblocked an account)."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
 from parovoz.chassis.db import UnitOfWork
-from parovoz.contracts.events import AUTH_USER_REGISTERED, UserRegisteredV1
-from parovoz.services.auth.domain.users import User
+from parovoz.chassis.events.cloudevents import CloudEvent, InvalidEvent
+from parovoz.chassis.obs.logging import get_logger
+from parovoz.contracts.events import AUTH_USER_REGISTERED, AccountUserBlockedV1, UserRegisteredV1
+from parovoz.services.auth.domain.users import ACTIVE, BLOCKED, User
+
+if TYPE_CHECKING:
+    from parovoz.chassis.service import ServiceContext
+
+log = get_logger(__name__)
 
 EMITS: tuple[str, ...] = (AUTH_USER_REGISTERED.name,)
+# `revoked_reason` of the sessions a block ended
+BLOCKED_REASON = "user_blocked"
 
 
 def user_registered_data(user: User) -> UserRegisteredV1:
@@ -26,4 +40,36 @@ async def emit_user_registered(uow: UnitOfWork, user: User) -> None:
         AUTH_USER_REGISTERED.name,
         subject=user.id,
         data=user_registered_data(user),
+    )
+
+
+async def on_user_blocked(ctx: ServiceContext, uow: UnitOfWork, event: CloudEvent) -> None:
+    """Apply a block or unblock decided in Account: the user's status, and when blocking, the end
+    of every session (with its refresh tokens) in the same transaction as the inbox row.
+
+    Sign-in then answers 403 ACCOUNT_BLOCKED; a refresh token of an ended session is refused.
+    Events of one user share a key (the user id), so they arrive in the order Account made them.
+    """
+    # Imported here: the store imports this module (for `emit_user_registered`).
+    from parovoz.services.auth.store import AuthTransaction
+
+    data = event.model()
+    if not isinstance(data, AccountUserBlockedV1):
+        raise InvalidEvent(f"{event.name} does not carry AccountUserBlockedV1 data")
+    try:
+        user_id = str(uuid.UUID(data.user_id))
+    except ValueError:
+        raise InvalidEvent(f"userId {data.user_id!r} of event {event.id} is not a UUID") from None
+    tx = AuthTransaction(uow)
+    now = datetime.now(UTC)
+    if not await tx.set_user_status(user_id, BLOCKED if data.blocked else ACTIVE, now):
+        # Accounts are made from Auth's users, so this is a user Auth no longer has: nothing to do.
+        log.warning("blocked_user_unknown", user_id=user_id, event_id=event.id)
+        return
+    ended = await tx.revoke_all_sessions(user_id, now, BLOCKED_REASON) if data.blocked else 0
+    log.info(
+        "user_blocked" if data.blocked else "user_unblocked",
+        user_id=user_id,
+        sessions_ended=ended,
+        event_id=event.id,
     )

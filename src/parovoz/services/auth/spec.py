@@ -8,9 +8,10 @@ from fastapi import APIRouter
 
 from parovoz.chassis.errors import ApiError
 from parovoz.chassis.security.roles import ADMIN, USER
-from parovoz.chassis.service import ServiceContext, ServiceSpec
+from parovoz.chassis.service import ServiceContext, ServiceSpec, Subscription
+from parovoz.contracts.events import ACCOUNT_USER_BLOCKED
 from parovoz.services.auth import api, rpc
-from parovoz.services.auth.events import EMITS
+from parovoz.services.auth.events import EMITS, on_user_blocked
 from parovoz.services.auth.wiring import components
 
 DEMO_USERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -53,6 +54,8 @@ SPEC = ServiceSpec(
     router=_router,
     grpc=rpc.registrations,
     emits=EMITS,
+    # Staff blocks and unblocks in Account; Auth enforces them (sign-in refused, sessions ended).
+    subscriptions=(Subscription(ACCOUNT_USER_BLOCKED.name, on_user_blocked),),
     on_start=on_start,
     seed_demo=seed_demo,
 )

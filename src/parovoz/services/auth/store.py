@@ -275,6 +275,31 @@ class AuthTransaction:
             await self._revoke_refresh_of(list(ended), now)
         return len(ended)
 
+    async def set_user_status(self, user_id: str, status: str, now: datetime) -> bool:
+        """Write the user's status; whether the user exists."""
+        result = await self.conn.execute(
+            users.update().where(users.c.id == user_id).values(status=status, updated_at=now)
+        )
+        return result.rowcount == 1
+
+    async def revoke_all_sessions(self, user_id: str, now: datetime, reason: str) -> int:
+        """Revoke every live session of the user and their refresh tokens; how many were revoked."""
+        ended = (
+            (
+                await self.conn.execute(
+                    sessions.update()
+                    .where(sessions.c.user_id == user_id, sessions.c.revoked_at.is_(None))
+                    .values(revoked_at=now, revoked_reason=reason)
+                    .returning(sessions.c.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if ended:
+            await self._revoke_refresh_of(list(ended), now)
+        return len(ended)
+
     async def _revoke_refresh_of(self, session_ids: list[str], now: datetime) -> None:
         await self.conn.execute(
             refresh_tokens.update()

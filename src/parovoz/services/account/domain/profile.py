@@ -199,6 +199,12 @@ def validate_changes(given: Mapping[str, Any], *, today: date) -> dict[str, Any]
     return cleaned
 
 
+def actual_changes(account: Account, cleaned: Mapping[str, Any]) -> dict[str, Any]:
+    """The validated changes that differ from what `account` holds (in `cleaned`'s order): sending
+    a field with the value it already has changes nothing."""
+    return {name: value for name, value in cleaned.items() if getattr(account, name) != value}
+
+
 def default_display_name(username: str) -> str:
     """The display name a new account starts with: its username, within the display-name rules."""
     name = "".join(c for c in username if not _is_control(c)).strip()[:DISPLAY_NAME_MAX]

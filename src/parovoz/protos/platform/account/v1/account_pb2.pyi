@@ -72,3 +72,21 @@ class GetAccountsResponse(_message.Message):
     accounts: _containers.RepeatedCompositeFieldContainer[Account]
     missing_ids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, accounts: _Optional[_Iterable[_Union[Account, _Mapping]]] = ..., missing_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SetAccountStatusRequest(_message.Message):
+    __slots__ = ("user_id", "status", "reason")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    status: AccountStatus
+    reason: str
+    def __init__(self, user_id: _Optional[str] = ..., status: _Optional[_Union[AccountStatus, str]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class SetAccountStatusResponse(_message.Message):
+    __slots__ = ("account", "changed")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    account: Account
+    changed: bool
+    def __init__(self, account: _Optional[_Union[Account, _Mapping]] = ..., changed: _Optional[bool] = ...) -> None: ...

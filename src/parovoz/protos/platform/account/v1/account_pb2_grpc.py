@@ -45,6 +45,11 @@ class AccountServiceStub:
                 request_serializer=platform_dot_account_dot_v1_dot_account__pb2.GetAccountsRequest.SerializeToString,
                 response_deserializer=platform_dot_account_dot_v1_dot_account__pb2.GetAccountsResponse.FromString,
                 _registered_method=True)
+        self.SetAccountStatus = channel.unary_unary(
+                '/platform.account.v1.AccountService/SetAccountStatus',
+                request_serializer=platform_dot_account_dot_v1_dot_account__pb2.SetAccountStatusRequest.SerializeToString,
+                response_deserializer=platform_dot_account_dot_v1_dot_account__pb2.SetAccountStatusResponse.FromString,
+                _registered_method=True)
 
 
 class AccountServiceServicer:
@@ -66,6 +71,17 @@ class AccountServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetAccountStatus(self, request, context):
+        """Blocks or unblocks an account (a staff action, called by Admin). A change of status emits
+        `account.user.blocked.v1` (blocked true or false) in the same transaction; Auth consumes it and
+        ends every session of a blocked user. Setting the status the account already has changes
+        nothing and emits nothing (changed = false). Fails with NOT_FOUND (ACCOUNT_NOT_FOUND) or
+        INVALID_ARGUMENT (INVALID_USER_ID, INVALID_ACCOUNT_STATUS, INVALID_BLOCK_REASON).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AccountServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -78,6 +94,11 @@ def add_AccountServiceServicer_to_server(servicer, server):
                     servicer.GetAccounts,
                     request_deserializer=platform_dot_account_dot_v1_dot_account__pb2.GetAccountsRequest.FromString,
                     response_serializer=platform_dot_account_dot_v1_dot_account__pb2.GetAccountsResponse.SerializeToString,
+            ),
+            'SetAccountStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetAccountStatus,
+                    request_deserializer=platform_dot_account_dot_v1_dot_account__pb2.SetAccountStatusRequest.FromString,
+                    response_serializer=platform_dot_account_dot_v1_dot_account__pb2.SetAccountStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -135,6 +156,33 @@ class AccountService:
             '/platform.account.v1.AccountService/GetAccounts',
             platform_dot_account_dot_v1_dot_account__pb2.GetAccountsRequest.SerializeToString,
             platform_dot_account_dot_v1_dot_account__pb2.GetAccountsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetAccountStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/platform.account.v1.AccountService/SetAccountStatus',
+            platform_dot_account_dot_v1_dot_account__pb2.SetAccountStatusRequest.SerializeToString,
+            platform_dot_account_dot_v1_dot_account__pb2.SetAccountStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,
