@@ -33,6 +33,52 @@ AUTH_USER_REGISTERED = register(
 )
 
 
+class EmailVerificationRequestedV1(CamelModel):
+    """A user's e-mail address is to be verified: Notification mails the link with `token`
+    (single-use, valid until `expiresAt`) in the user's language. `token` is secret."""
+
+    user_id: str
+    email: str
+    token: str
+    expires_at: datetime
+    language: str = "ru"
+
+
+AUTH_EMAIL_VERIFICATION_REQUESTED = register(
+    EventDef(
+        name="auth.email.verification.requested.v1",
+        owner="auth",
+        data=EmailVerificationRequestedV1,
+        description="A user signed up (or asked again): Notification mails the verification link "
+        "carrying the single-use token. The token is secret: never logged nor kept by Analytics.",
+        secret_fields=frozenset({"token"}),
+    )
+)
+
+
+class PasswordResetRequestedV1(CamelModel):
+    """A user asked to reset the password: Notification mails the link with `token` (single-use,
+    valid until `expiresAt`) in the user's language. `token` is secret."""
+
+    user_id: str
+    email: str
+    token: str
+    expires_at: datetime
+    language: str = "ru"
+
+
+AUTH_PASSWORD_RESET_REQUESTED = register(
+    EventDef(
+        name="auth.password.reset.requested.v1",
+        owner="auth",
+        data=PasswordResetRequestedV1,
+        description="A user asked for a password reset: Notification mails the reset link carrying "
+        "the single-use token. The token is secret: never logged nor kept by Analytics.",
+        secret_fields=frozenset({"token"}),
+    )
+)
+
+
 class AccountUserUpdatedV1(CamelModel):
     """A user changed their profile; the event says what changed, not to what (ask Account's
     `GetAccount` for the values): a consumer that keeps a copy refreshes the fields it holds."""

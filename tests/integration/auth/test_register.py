@@ -35,10 +35,13 @@ async def test_register_creates_the_user_and_its_event_in_one_transaction(auth: 
 
     async with auth.db.connect() as conn:
         stored = (await conn.execute(sa.text("SELECT email, password_hash FROM users"))).one()
-        outbox = (await conn.execute(sa.text("SELECT topic, key, payload FROM outbox"))).all()
+        outbox = (await conn.execute(sa.text("SELECT topic, key, payload FROM outbox ORDER BY seq"))).all()
     assert stored.email == "ann@example.com" and stored.password_hash.startswith("$argon2id$v=19$m=19456,t=2")
-    assert len(outbox) == 1
-    assert (outbox[0].topic, outbox[0].key) == ("auth.user.registered", user_id)
+    # the user's event and the verification mail's event, committed with the user
+    assert [(row.topic, row.key) for row in outbox] == [
+        ("auth.user.registered", user_id),
+        ("auth.email.verification.requested", user_id),
+    ]
     event = CloudEvent.from_json(outbox[0].payload)
     assert event.type == "com.parovoz.auth.user.registered.v1"
     assert event.subject == user_id and event.source.startswith("/auth/")
@@ -56,14 +59,16 @@ async def test_duplicates_are_409_and_write_nothing(auth: AuthHarness) -> None:
     assert taken_email.status_code == 409 and error_codes(taken_email) == ["EMAIL_TAKEN"]
     assert taken_email.json()["errors"][0]["source"]["pointer"] == "/data/attributes/email"
     assert taken_name.status_code == 409 and error_codes(taken_name) == ["USERNAME_TAKEN"]
-    assert await auth.count("users") == 1 and await auth.count("outbox") == 1
+    assert await auth.count("users") == 1 and await auth.count("outbox") == 2
+    assert await auth.count("one_time_tokens") == 1
 
 
 async def test_simultaneous_duplicate_sign_ups_leave_exactly_one_user(auth: AuthHarness) -> None:
     responses = await asyncio.gather(*(auth.register(f"race{i}@example.com", "racer") for i in range(4)))
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [201, 409, 409, 409]
-    assert await auth.count("users") == 1 and await auth.count("outbox") == 1
+    assert await auth.count("users") == 1 and await auth.count("outbox") == 2
+    assert await auth.count("one_time_tokens") == 1
 
 
 async def test_enveloped_body_is_accepted(auth: AuthHarness) -> None:

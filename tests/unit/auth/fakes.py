@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from parovoz.chassis.rest.query import ListQuery
 from parovoz.chassis.security.tokens import IssuedToken
 from parovoz.services.auth.domain import errors
+from parovoz.services.auth.domain.one_time import OneTimeToken
 from parovoz.services.auth.domain.rules import is_email_login
 from parovoz.services.auth.domain.sessions import RefreshGrant, RefreshRecord, Session, SessionInfo
 from parovoz.services.auth.domain.users import ACTIVE, User
@@ -31,6 +32,9 @@ class FakeStore:
         self.revoked: dict[str, tuple[datetime, str]] = {}
         self.refresh: dict[bytes, StoredRefresh] = {}
         self.events: list[User] = []
+        # token hash → (token, used_at); `mailed` holds what the events carried
+        self.tokens: dict[bytes, tuple[OneTimeToken, datetime | None]] = {}
+        self.mailed: list[OneTimeToken] = []
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[FakeTx]:
@@ -40,11 +44,21 @@ class FakeStore:
             dict(self.revoked),
             {k: dataclasses.replace(v) for k, v in self.refresh.items()},
             list(self.events),
+            dict(self.tokens),
+            list(self.mailed),
         )
         try:
             yield FakeTx(self)
         except BaseException:
-            self.users, self.sessions, self.revoked, self.refresh, self.events = snapshot
+            (
+                self.users,
+                self.sessions,
+                self.revoked,
+                self.refresh,
+                self.events,
+                self.tokens,
+                self.mailed,
+            ) = snapshot
             raise
 
     async def user_by_login(self, login: str) -> User | None:
@@ -56,6 +70,12 @@ class FakeStore:
 
     async def user_by_id(self, user_id: str) -> User | None:
         return self.users.get(user_id)
+
+    async def one_time_token_user(self, token_hash: bytes, purpose: str, now: datetime) -> str | None:
+        token, used_at = self.tokens.get(token_hash, (None, None))
+        if token is None or used_at is not None or token.purpose != purpose or token.expires_at <= now:
+            return None
+        return token.user_id
 
     async def session_is_live(self, session_id: str, user_id: str) -> bool:
         session = self.sessions.get(session_id)
@@ -102,6 +122,28 @@ class FakeTx:
 
     async def user_by_id(self, user_id: str) -> User | None:
         return self.s.users.get(user_id)
+
+    async def insert_one_time_token(self, user: User, token: OneTimeToken) -> None:
+        self.s.tokens[token.token_hash] = (token, None)
+        self.s.mailed.append(token)
+
+    async def consume_one_time_token(self, token_hash: bytes, purpose: str, now: datetime) -> str | None:
+        user_id = await self.s.one_time_token_user(token_hash, purpose, now)
+        if user_id is None:
+            return None
+        for key, (token, used_at) in list(self.s.tokens.items()):
+            if token.user_id == user_id and token.purpose == purpose and used_at is None:
+                self.s.tokens[key] = (token, now)
+        return user_id
+
+    async def mark_email_verified(self, user_id: str, now: datetime) -> None:
+        self.s.users[user_id] = dataclasses.replace(self.s.users[user_id], email_verified=True)
+
+    async def set_password_hash(self, user_id: str, new_hash: str, now: datetime) -> None:
+        self.s.users[user_id] = dataclasses.replace(self.s.users[user_id], password_hash=new_hash)
+
+    async def revoke_all_sessions(self, user_id: str, now: datetime, reason: str) -> int:
+        return await self.revoke_other_sessions(user_id, "", now, reason)
 
     async def replace_password_hash(self, user_id: str, old_hash: str, new_hash: str) -> bool:
         user = self.s.users[user_id]

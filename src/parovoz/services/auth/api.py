@@ -1,4 +1,5 @@
-"""REST adapter: /api/v1/auth/{register,login,refresh-token,logout,jwks,sessions,password/change}."""
+"""REST adapter: /api/v1/auth/{register,login,refresh-token,logout,jwks,sessions,email/verify,
+password/change,password/forgot,password/reset}."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from parovoz.chassis.rest.envelope import EnvelopeResponse, collection_document,
 from parovoz.chassis.rest.query import parse_list_query, select_fields
 from parovoz.chassis.security.principal import Principal
 from parovoz.chassis.service import ServiceContext
-from parovoz.services.auth.domain import rules
+from parovoz.services.auth.domain import one_time, rules
 from parovoz.services.auth.domain.flows import TokenPair
 from parovoz.services.auth.domain.sessions import SessionInfo
 from parovoz.services.auth.domain.users import User
@@ -86,6 +87,31 @@ class PasswordChangeBody(StrictBody):
     def _new_password(cls, value: str) -> str:
         # Length and the common list here; equality with the e-mail or username in the flow,
         # which knows the account.
+        return _rule(rules.check_password, value)
+
+
+class OneTimeTokenBody(StrictBody):
+    token: str = Field(min_length=1, max_length=one_time.TOKEN_MAX)
+
+
+class PasswordForgotBody(StrictBody):
+    email: str
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        # The format only: whether an account has it is never told (no enumeration).
+        return _rule(rules.normalize_email, value)
+
+
+class PasswordResetBody(StrictBody):
+    token: str = Field(min_length=1, max_length=one_time.TOKEN_MAX)
+    new_password: str
+
+    @field_validator("new_password")
+    @classmethod
+    def _new_password(cls, value: str) -> str:
+        # Length and the common list here; equality with the e-mail or username in the flow.
         return _rule(rules.check_password, value)
 
 
@@ -163,6 +189,16 @@ def build_router(ctx: ServiceContext) -> APIRouter:
         await limit(f"auth:password-change:user:{caller.user_id}", config.login_id_rate_per_min)
         return caller
 
+    async def one_time_token_rate(request: Request) -> str:
+        ip = client_ip(request)
+        await limit(f"auth:one-time-token:ip:{ip}", config.one_time_token_rate_per_min)
+        return ip
+
+    async def password_forgot_rate(request: Request) -> str:
+        ip = client_ip(request)
+        await limit(f"auth:password-forgot:ip:{ip}", config.password_forgot_rate_per_min)
+        return ip
+
     router = APIRouter(prefix=PREFIX, tags=["auth"])
 
     @router.post("/register", status_code=201, summary="Register with e-mail, username and password")
@@ -220,6 +256,43 @@ def build_router(ctx: ServiceContext) -> APIRouter:
         body: PasswordChangeBody = Body(PasswordChangeBody),
     ) -> Response:
         await flows.change_password(caller, body.current_password, body.new_password)
+        return Response(status_code=204)
+
+    @router.post("/email/verify", status_code=204, summary="Verify the e-mail address with the mailed token")
+    async def verify_email(
+        _ip: str = Depends(one_time_token_rate), body: OneTimeTokenBody = Body(OneTimeTokenBody)
+    ) -> Response:
+        await flows.verify_email(body.token)
+        return Response(status_code=204)
+
+    @router.post(
+        "/password/forgot",
+        status_code=202,
+        summary="Mail a password-reset link; the same answer whether or not the address has an account",
+    )
+    async def forgot_password(
+        _ip: str = Depends(password_forgot_rate), body: PasswordForgotBody = Body(PasswordForgotBody)
+    ) -> Response:
+        # Counted for every address alike, known or not: the limit itself tells nothing.
+        decision = await ctx.limiter.hit(
+            f"auth:password-forgot:email:{_login_key(body.email)}",
+            config.password_forgot_email_rate_per_hour,
+            3600.0,
+        )
+        if not decision.allowed:
+            raise too_many_requests(decision.retry_after)
+        await flows.forgot_password(body.email)
+        return Response(status_code=202)
+
+    @router.post(
+        "/password/reset",
+        status_code=204,
+        summary="Set a new password with the mailed token; every session of the user ends",
+    )
+    async def reset_password(
+        _ip: str = Depends(one_time_token_rate), body: PasswordResetBody = Body(PasswordResetBody)
+    ) -> Response:
+        await flows.reset_password(body.token, body.new_password)
         return Response(status_code=204)
 
     @router.get("/jwks", summary="Public keys that verify access tokens (JWK Set)")

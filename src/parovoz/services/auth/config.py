@@ -26,6 +26,9 @@ class AuthConfig:
     login_rate_per_min: int = 30  # per client address
     login_id_rate_per_min: int = 10  # per login identifier (e-mail or username)
     register_rate_per_min: int = 20  # per client address
+    password_forgot_rate_per_min: int = 5  # per client address
+    password_forgot_email_rate_per_hour: int = 5  # per e-mail address (no mail-bombing)
+    one_time_token_rate_per_min: int = 30  # verify and reset, per client address
     demo_password: str = DEFAULT_DEMO_PASSWORD
 
     @classmethod
@@ -50,6 +53,15 @@ class AuthConfig:
             login_rate_per_min=num("AUTH_LOGIN_RATE_PER_MIN", d.login_rate_per_min),
             login_id_rate_per_min=num("AUTH_LOGIN_ID_RATE_PER_MIN", d.login_id_rate_per_min),
             register_rate_per_min=num("AUTH_REGISTER_RATE_PER_MIN", d.register_rate_per_min),
+            password_forgot_rate_per_min=num(
+                "AUTH_PASSWORD_FORGOT_RATE_PER_MIN", d.password_forgot_rate_per_min
+            ),
+            password_forgot_email_rate_per_hour=num(
+                "AUTH_PASSWORD_FORGOT_EMAIL_RATE_PER_HOUR", d.password_forgot_email_rate_per_hour
+            ),
+            one_time_token_rate_per_min=num(
+                "AUTH_ONE_TIME_TOKEN_RATE_PER_MIN", d.one_time_token_rate_per_min
+            ),
             demo_password=settings.get("AUTH_DEMO_PASSWORD") or d.demo_password,
         )
         params = config.hash_params

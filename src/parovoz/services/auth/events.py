@@ -1,5 +1,7 @@
-"""Auth's events: what it emits (`auth.user.registered.v1`, built from a freshly registered user)
-and what it consumes (`account.user.blocked.v1`: staff blocked or unblocked an account)."""
+"""Auth's events: what it emits (`auth.user.registered.v1`, built from a freshly registered user;
+`auth.email.verification.requested.v1` and `auth.password.reset.requested.v1`, carrying a
+single-use token for Notification to mail) and what it consumes (`account.user.blocked.v1`: staff
+blocked or unblocked an account)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,16 @@ from typing import TYPE_CHECKING
 from parovoz.chassis.db import UnitOfWork
 from parovoz.chassis.events.cloudevents import CloudEvent, InvalidEvent
 from parovoz.chassis.obs.logging import get_logger
-from parovoz.contracts.events import AUTH_USER_REGISTERED, AccountUserBlockedV1, UserRegisteredV1
+from parovoz.contracts.events import (
+    AUTH_EMAIL_VERIFICATION_REQUESTED,
+    AUTH_PASSWORD_RESET_REQUESTED,
+    AUTH_USER_REGISTERED,
+    AccountUserBlockedV1,
+    EmailVerificationRequestedV1,
+    PasswordResetRequestedV1,
+    UserRegisteredV1,
+)
+from parovoz.services.auth.domain.one_time import RESET_PASSWORD, VERIFY_EMAIL, OneTimeToken
 from parovoz.services.auth.domain.users import ACTIVE, BLOCKED, User
 
 if TYPE_CHECKING:
@@ -18,7 +29,11 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-EMITS: tuple[str, ...] = (AUTH_USER_REGISTERED.name,)
+EMITS: tuple[str, ...] = (
+    AUTH_USER_REGISTERED.name,
+    AUTH_EMAIL_VERIFICATION_REQUESTED.name,
+    AUTH_PASSWORD_RESET_REQUESTED.name,
+)
 # `revoked_reason` of the sessions a block ended
 BLOCKED_REASON = "user_blocked"
 
@@ -41,6 +56,29 @@ async def emit_user_registered(uow: UnitOfWork, user: User) -> None:
         subject=user.id,
         data=user_registered_data(user),
     )
+
+
+async def emit_one_time_token(uow: UnitOfWork, user: User, token: OneTimeToken) -> None:
+    """Queue the mail-me event of a fresh token in `uow`'s transaction (with the token row)."""
+    fields = {
+        "user_id": user.id,
+        "email": user.email,
+        "token": token.token,
+        "expires_at": token.expires_at,
+        "language": user.language,
+    }
+    if token.purpose == VERIFY_EMAIL:
+        await uow.emit(
+            AUTH_EMAIL_VERIFICATION_REQUESTED.name,
+            subject=user.id,
+            data=EmailVerificationRequestedV1(**fields),
+        )
+    elif token.purpose == RESET_PASSWORD:
+        await uow.emit(
+            AUTH_PASSWORD_RESET_REQUESTED.name, subject=user.id, data=PasswordResetRequestedV1(**fields)
+        )
+    else:
+        raise ValueError(f"no event for one-time token purpose {token.purpose!r}")
 
 
 async def on_user_blocked(ctx: ServiceContext, uow: UnitOfWork, event: CloudEvent) -> None:

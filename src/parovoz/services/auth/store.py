@@ -1,4 +1,4 @@
-"""Auth's tables (SQLAlchemy Core) and queries; implements the domain's `AuthStore`."""
+"""Auth's queries over its tables (`tables.py`); implements the domain's `AuthStore`."""
 
 from __future__ import annotations
 
@@ -8,83 +8,29 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parovoz.chassis.db import Database, UnitOfWork
-from parovoz.chassis.rest.query import CollectionSpec, ListQuery
+from parovoz.chassis.rest.query import ListQuery
 from parovoz.services.auth import events
 from parovoz.services.auth.domain import errors
+from parovoz.services.auth.domain.one_time import OneTimeToken
 from parovoz.services.auth.domain.rules import is_email_login
 from parovoz.services.auth.domain.sessions import RefreshGrant, RefreshRecord, Session, SessionInfo
 from parovoz.services.auth.domain.users import ACTIVE, User
-
-UUID = postgresql.UUID(as_uuid=False)
-TS = sa.DateTime(timezone=True)
-metadata = sa.MetaData()
-
-users = sa.Table(
-    "users",
+from parovoz.services.auth.tables import (
+    SESSIONS_COLLECTION,
     metadata,
-    sa.Column("id", UUID, primary_key=True),
-    sa.Column("email", sa.Text, nullable=False),
-    sa.Column("username", sa.Text, nullable=False),
-    sa.Column("password_hash", sa.Text, nullable=False),
-    sa.Column("roles", postgresql.ARRAY(sa.Text), nullable=False),
-    sa.Column("status", sa.Text, nullable=False),
-    sa.Column("email_verified", sa.Boolean, nullable=False),
-    sa.Column("language", sa.Text, nullable=False),
-    sa.Column("created_at", TS, nullable=False),
-    sa.Column("updated_at", TS, nullable=False),
+    one_time_tokens,
+    refresh_tokens,
+    sessions,
+    signing_keys,
+    users,
 )
 
-sessions = sa.Table(
-    "sessions",
-    metadata,
-    sa.Column("id", UUID, primary_key=True),
-    sa.Column("user_id", UUID, nullable=False),
-    sa.Column("user_agent", sa.Text),
-    sa.Column("client_ip", sa.Text),
-    sa.Column("created_at", TS, nullable=False),
-    sa.Column("last_used_at", TS, nullable=False),
-    sa.Column("revoked_at", TS),
-    sa.Column("revoked_reason", sa.Text),
-)
-
-refresh_tokens = sa.Table(
-    "refresh_tokens",
-    metadata,
-    sa.Column("id", UUID, primary_key=True),
-    sa.Column("session_id", UUID, nullable=False),
-    sa.Column("token_hash", sa.LargeBinary, nullable=False),
-    sa.Column("created_at", TS, nullable=False),
-    sa.Column("expires_at", TS, nullable=False),
-    sa.Column("used_at", TS),
-    sa.Column("revoked_at", TS),
-)
-
-signing_keys = sa.Table(
-    "signing_keys",
-    metadata,
-    sa.Column("kid", sa.Text, primary_key=True),
-    sa.Column("private_pem", sa.LargeBinary, nullable=False),
-    sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
-    sa.Column("retired_at", TS),
-)
-
-# GET /api/v1/auth/sessions: sorting by the two times, most recently used first by default.
-SESSIONS_COLLECTION = CollectionSpec(
-    fields={
-        "id": sessions.c.id,
-        "createdAt": sessions.c.created_at,
-        "lastUsedAt": sessions.c.last_used_at,
-    },
-    sortable=("createdAt", "lastUsedAt"),
-    default_sort=("-lastUsedAt",),
-    selectable=dict.fromkeys(("userAgent", "ip", "createdAt", "lastUsedAt", "current")),
-    tiebreaker="id",
-)
+# re-exported: the API and the key ring import them from here
+__all__ = ["SESSIONS_COLLECTION", "AuthDbStore", "AuthTransaction", "metadata", "signing_keys"]
 
 # User agents are client-controlled: keep what identifies a browser, not an attacker's megabyte.
 USER_AGENT_MAX = 512
@@ -157,6 +103,60 @@ class AuthTransaction:
 
     async def user_by_id(self, user_id: str) -> User | None:
         return await _user_by_id(self.conn, user_id)
+
+    async def insert_one_time_token(self, user: User, token: OneTimeToken) -> None:
+        await self.conn.execute(
+            one_time_tokens.insert().values(
+                id=token.id,
+                user_id=token.user_id,
+                purpose=token.purpose,
+                token_hash=token.token_hash,
+                created_at=token.created_at,
+                expires_at=token.expires_at,
+            )
+        )
+        await events.emit_one_time_token(self.uow, user, token)
+
+    async def consume_one_time_token(self, token_hash: bytes, purpose: str, now: datetime) -> str | None:
+        # One conditional UPDATE: of two simultaneous uses exactly one sees `used_at` still null.
+        spent = (
+            await self.conn.execute(
+                one_time_tokens.update()
+                .where(
+                    one_time_tokens.c.token_hash == token_hash,
+                    one_time_tokens.c.purpose == purpose,
+                    one_time_tokens.c.used_at.is_(None),
+                    one_time_tokens.c.expires_at > now,
+                )
+                .values(used_at=now)
+                .returning(one_time_tokens.c.user_id)
+            )
+        ).first()
+        if spent is None:
+            return None
+        # The other outstanding tokens of this purpose die with it (an older mail is void).
+        await self.conn.execute(
+            one_time_tokens.update()
+            .where(
+                one_time_tokens.c.user_id == spent.user_id,
+                one_time_tokens.c.purpose == purpose,
+                one_time_tokens.c.used_at.is_(None),
+            )
+            .values(used_at=now)
+        )
+        return spent.user_id
+
+    async def mark_email_verified(self, user_id: str, now: datetime) -> None:
+        await self.conn.execute(
+            users.update()
+            .where(users.c.id == user_id, users.c.email_verified.is_(False))
+            .values(email_verified=True, updated_at=now)
+        )
+
+    async def set_password_hash(self, user_id: str, new_hash: str, now: datetime) -> None:
+        await self.conn.execute(
+            users.update().where(users.c.id == user_id).values(password_hash=new_hash, updated_at=now)
+        )
 
     async def replace_password_hash(self, user_id: str, old_hash: str, new_hash: str) -> bool:
         # Conditional on the old hash: a password changed meanwhile is not overwritten.
@@ -328,6 +328,16 @@ class AuthDbStore:
     async def user_by_id(self, user_id: str) -> User | None:
         async with self.db.connect() as conn:
             return await _user_by_id(conn, user_id)
+
+    async def one_time_token_user(self, token_hash: bytes, purpose: str, now: datetime) -> str | None:
+        query = sa.select(one_time_tokens.c.user_id).where(
+            one_time_tokens.c.token_hash == token_hash,
+            one_time_tokens.c.purpose == purpose,
+            one_time_tokens.c.used_at.is_(None),
+            one_time_tokens.c.expires_at > now,
+        )
+        async with self.db.connect() as conn:
+            return (await conn.execute(query)).scalar_one_or_none()
 
     async def session_is_live(self, session_id: str, user_id: str) -> bool:
         query = (

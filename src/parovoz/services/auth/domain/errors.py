@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from parovoz.chassis.errors import (
     ApiError,
+    bad_request,
     conflict,
     forbidden,
     not_found,
@@ -50,6 +51,16 @@ register_messages(
         "INVALID_CURRENT_PASSWORD": {
             "ru": ("Неверный текущий пароль", "Текущий пароль указан неверно."),
             "en": ("Wrong current password", "The current password is wrong."),
+        },
+        "INVALID_ONE_TIME_TOKEN": {
+            "ru": (
+                "Недействительная ссылка",
+                "Ссылка неизвестна, уже использована или устарела. Запросите новое письмо.",
+            ),
+            "en": (
+                "Invalid link",
+                "The link is unknown, already used or expired. Ask for a new e-mail.",
+            ),
         },
         "USER_NOT_FOUND": {
             "ru": ("Пользователь не найден", "Пользователя с таким идентификатором нет."),
@@ -128,3 +139,8 @@ def session_not_found() -> ApiError:
 
 def invalid_current_password() -> ApiError:
     return unauthorized("INVALID_CURRENT_PASSWORD", pointer="/data/attributes/currentPassword")
+
+
+def invalid_one_time_token() -> ApiError:
+    # Unknown, used, expired or of the other purpose: one answer, nothing to tell them apart.
+    return bad_request("INVALID_ONE_TIME_TOKEN", pointer="/data/attributes/token")

@@ -15,6 +15,13 @@ from parovoz.chassis.rest.query import ListQuery
 from parovoz.chassis.security.principal import Principal
 from parovoz.chassis.security.tokens import IssuedToken, invalid_token
 from parovoz.services.auth.domain import errors, rules
+from parovoz.services.auth.domain.one_time import (
+    RESET_PASSWORD,
+    VERIFY_EMAIL,
+    OneTimeToken,
+    new_one_time_token,
+    token_hash,
+)
 from parovoz.services.auth.domain.passwords import Passwords
 from parovoz.services.auth.domain.sessions import (
     RefreshGrant,
@@ -44,6 +51,20 @@ class AuthTx(Protocol):
     async def replace_password_hash(self, user_id: str, old_hash: str, new_hash: str) -> bool:
         """Set the new hash if the stored one is still `old_hash`; whether it was replaced."""
 
+    async def insert_one_time_token(self, user: User, token: OneTimeToken) -> None:
+        """Store the token's hash and write its mail-me event in this transaction."""
+
+    async def consume_one_time_token(self, token_hash: bytes, purpose: str, now: datetime) -> str | None:
+        """Spend the token if it is unused, unexpired and of this purpose (its user id), voiding
+        the user's other tokens of the purpose; None when it is not (nothing changes then)."""
+
+    async def mark_email_verified(self, user_id: str, now: datetime) -> None: ...
+
+    async def set_password_hash(self, user_id: str, new_hash: str, now: datetime) -> None: ...
+
+    async def revoke_all_sessions(self, user_id: str, now: datetime, reason: str) -> int:
+        """Revoke every live session of the user and their refresh tokens; how many were revoked."""
+
     async def insert_session(self, session: Session) -> None: ...
 
     async def insert_refresh(self, grant: RefreshGrant) -> None: ...
@@ -70,6 +91,9 @@ class AuthStore(Protocol):
         """By e-mail (when the login holds '@') or by username, case-insensitively."""
 
     async def user_by_id(self, user_id: str) -> User | None: ...
+
+    async def one_time_token_user(self, token_hash: bytes, purpose: str, now: datetime) -> str | None:
+        """The user id of a token that is unused, unexpired and of this purpose; else None."""
 
     async def session_is_live(self, session_id: str, user_id: str) -> bool:
         """The session exists, belongs to the user, is not revoked, and the user is not blocked."""
@@ -167,10 +191,61 @@ class AuthFlows:
         )
         # The user row and its event commit together (transactional outbox); a duplicate fails
         # on the unique indexes, which settles races between simultaneous sign-ups.
+        # The verification mail's token commits with them as well.
+        verification = new_one_time_token(user.id, VERIFY_EMAIL, now=user.created_at)
         async with self.store.transaction() as tx:
             await tx.insert_user(user)
             await tx.record_registered(user)
+            await tx.insert_one_time_token(user, verification)
         return user
+
+    async def verify_email(self, token: str) -> None:
+        """Spend a verification token and mark its user's e-mail address verified."""
+        now = self.clock()
+        async with self.store.transaction() as tx:
+            user_id = await tx.consume_one_time_token(token_hash(token), VERIFY_EMAIL, now)
+            if user_id is not None:
+                await tx.mark_email_verified(user_id, now)
+        if user_id is None:
+            raise errors.invalid_one_time_token()
+
+    async def forgot_password(self, email: str) -> None:
+        """Issue a reset token for the account of `email` and ask for its mail. An unknown address
+        does the same lookup and token generation and returns the same way: the caller learns
+        nothing about which addresses have accounts (SECURITY.md, no enumeration)."""
+        try:
+            key = rules.normalize_email(email)
+        except rules.RuleViolation:
+            return  # no account has it (the API refuses such input before this)
+        user = await self.store.user_by_login(key)
+        token = new_one_time_token(user.id if user else "", RESET_PASSWORD, now=self.clock())
+        if user is None:
+            return
+        async with self.store.transaction() as tx:
+            await tx.insert_one_time_token(user, token)
+
+    async def reset_password(self, token: str, new_password: str) -> None:
+        """Spend a reset token, store the new password and end every session of the user."""
+        hashed = token_hash(token)
+        user_id = await self.store.one_time_token_user(hashed, RESET_PASSWORD, self.clock())
+        user = await self.store.user_by_id(user_id) if user_id else None
+        if user is None:
+            raise errors.invalid_one_time_token()
+        new_password = _checked(
+            functools.partial(rules.check_password, email=user.email, username=user.username),
+            new_password,
+            "newPassword",
+        )
+        new_hash = await self.passwords.hash(new_password)
+        now = self.clock()
+        async with self.store.transaction() as tx:
+            # Spent here, conditionally: of two simultaneous resets with one token only one wins.
+            if await tx.consume_one_time_token(hashed, RESET_PASSWORD, now) != user.id:
+                raise errors.invalid_one_time_token()
+            await tx.set_password_hash(user.id, new_hash, now)
+            # The mail reached the owner of the address: it is verified as well.
+            await tx.mark_email_verified(user.id, now)
+            await tx.revoke_all_sessions(user.id, now, "password_reset")
 
     async def login(
         self, login: str, password: str, *, user_agent: str | None, client_ip: str | None
