@@ -78,8 +78,7 @@ class RefreshTokenBody(StrictBody):
     refresh_token: str = Field(min_length=1, max_length=512)
 
 
-class PasswordChangeBody(StrictBody):
-    current_password: str = Field(min_length=1, max_length=rules.PASSWORD_MAX)
+class NewPasswordBody(StrictBody):
     new_password: str
 
     @field_validator("new_password")
@@ -88,6 +87,10 @@ class PasswordChangeBody(StrictBody):
         # Length and the common list here; equality with the e-mail or username in the flow,
         # which knows the account.
         return _rule(rules.check_password, value)
+
+
+class PasswordChangeBody(NewPasswordBody):
+    current_password: str = Field(min_length=1, max_length=rules.PASSWORD_MAX)
 
 
 class OneTimeTokenBody(StrictBody):
@@ -104,15 +107,8 @@ class PasswordForgotBody(StrictBody):
         return _rule(rules.normalize_email, value)
 
 
-class PasswordResetBody(StrictBody):
+class PasswordResetBody(NewPasswordBody):
     token: str = Field(min_length=1, max_length=one_time.TOKEN_MAX)
-    new_password: str
-
-    @field_validator("new_password")
-    @classmethod
-    def _new_password(cls, value: str) -> str:
-        # Length and the common list here; equality with the e-mail or username in the flow.
-        return _rule(rules.check_password, value)
 
 
 def session_resource(session: SessionInfo, current_session_id: str) -> dict[str, Any]:
