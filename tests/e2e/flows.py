@@ -8,9 +8,15 @@ import uuid
 import httpx
 
 
-def new_user() -> dict[str, str]:
+def new_user() -> dict:
+    """A sign-up body for a fresh player (with the consent sign-up requires)."""
     tag = uuid.uuid4().hex[:10]
-    return {"email": f"player-{tag}@example.ru", "username": f"player_{tag}", "password": f"pw-{tag}-secret"}
+    return {
+        "email": f"player-{tag}@example.ru",
+        "username": f"player_{tag}",
+        "password": f"pw-{tag}-secret",
+        "acceptTerms": True,
+    }
 
 
 def wait_profile(client: httpx.Client, access: str, timeout: float = 20.0) -> dict:

@@ -12,8 +12,21 @@ from parovoz.chassis.events.registry import EventDef, register
 from parovoz.chassis.models import CamelModel
 
 
+class ConsentV1(CamelModel):
+    """A consent the user gave (152-FZ: a separate, versioned record per purpose)."""
+
+    # "terms" (the user agreement) or "privacy" (personal-data processing)
+    purpose: str
+    # the version of the document agreed to, e.g. "2026-11-01"
+    version: str
+    given_at: datetime
+    ip: str | None = None
+    user_agent: str | None = None
+
+
 class UserRegisteredV1(CamelModel):
-    """A user registered with Auth; Account creates the account and profile from it."""
+    """A user registered with Auth; Account creates the account and profile from it, and keeps
+    the consents given at sign-up (empty for accounts made by staff tools)."""
 
     user_id: str
     email: str
@@ -21,6 +34,7 @@ class UserRegisteredV1(CamelModel):
     roles: list[str]
     registered_at: datetime
     language: str = "ru"
+    consents: list[ConsentV1] = []
 
 
 AUTH_USER_REGISTERED = register(

@@ -34,7 +34,8 @@ class AuthHarness:
 
     async def register(self, email: str, username: str, password: str = PASSWORD) -> httpx.Response:
         return await self.client.post(
-            "/api/v1/auth/register", json={"email": email, "username": username, "password": password}
+            "/api/v1/auth/register",
+            json={"email": email, "username": username, "password": password, "acceptTerms": True},
         )
 
     async def login(self, login: str, password: str = PASSWORD, **headers: str) -> httpx.Response:

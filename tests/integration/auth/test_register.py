@@ -14,8 +14,8 @@ from tests.integration.auth.conftest import PASSWORD, AuthHarness, attributes, e
 async def test_register_creates_the_user_and_its_event_in_one_transaction(auth: AuthHarness) -> None:
     response = await auth.client.post(
         "/api/v1/auth/register",
-        json={"email": " Ann@Example.COM", "username": "Ann_1", "password": PASSWORD},
-        headers={"Accept-Language": "en", "X-Request-ID": "req-register-1"},
+        json={"email": " Ann@Example.COM", "username": "Ann_1", "password": PASSWORD, "acceptTerms": True},
+        headers={"Accept-Language": "en", "X-Request-ID": "req-register-1", "User-Agent": "ann-ua/1"},
     )
     assert response.status_code == 201, response.text
     data = response.json()["data"]
@@ -50,6 +50,12 @@ async def test_register_creates_the_user_and_its_event_in_one_transaction(auth: 
     assert event.data["email"] == "ann@example.com" and event.data["username"] == "Ann_1"
     assert event.data["roles"] == ["user"] and event.data["language"] == "en"
     assert event.data["registeredAt"].startswith(attrs["createdAt"][:19])
+    # 152-FZ: both consents, versioned, with where they were given from
+    consents = {c["purpose"]: c for c in event.data["consents"]}
+    assert set(consents) == {"terms", "privacy"}
+    for consent in consents.values():
+        assert consent["version"] == "2026-11-01" and consent["userAgent"] == "ann-ua/1"
+        assert consent["ip"] and consent["givenAt"].startswith(attrs["createdAt"][:19])
 
 
 async def test_duplicates_are_409_and_write_nothing(auth: AuthHarness) -> None:
@@ -75,7 +81,12 @@ async def test_enveloped_body_is_accepted(auth: AuthHarness) -> None:
     body = {
         "data": {
             "type": "users",
-            "attributes": {"email": "e@example.com", "username": "env", "password": PASSWORD},
+            "attributes": {
+                "email": "e@example.com",
+                "username": "env",
+                "password": PASSWORD,
+                "acceptTerms": True,
+            },
         }
     }
     response = await auth.client.post("/api/v1/auth/register", json=body)
@@ -83,7 +94,7 @@ async def test_enveloped_body_is_accepted(auth: AuthHarness) -> None:
 
 
 async def test_bad_bodies_are_refused_and_nothing_is_written(auth: AuthHarness) -> None:
-    good = {"email": "bad@example.com", "username": "baduser", "password": PASSWORD}
+    good = {"email": "bad@example.com", "username": "baduser", "password": PASSWORD, "acceptTerms": True}
     cases: list[tuple[bytes | dict, int, str, str | None]] = [
         (b'{"email": "x@example.com",', 400, "MALFORMED_JSON", None),
         ({**good, "password": 12345678}, 422, "VALIDATION_FAILED", "/password"),
@@ -92,6 +103,8 @@ async def test_bad_bodies_are_refused_and_nothing_is_written(auth: AuthHarness) 
         ({**good, "username": "x"}, 422, "VALIDATION_FAILED", "/username"),
         ({**good, "password": "short"}, 422, "VALIDATION_FAILED", "/password"),
         ({"email": "bad@example.com"}, 422, "VALIDATION_FAILED", "/username"),
+        ({**good, "acceptTerms": False}, 422, "VALIDATION_FAILED", "/acceptTerms"),
+        ({k: v for k, v in good.items() if k != "acceptTerms"}, 422, "VALIDATION_FAILED", "/acceptTerms"),
         ([good], 422, "VALIDATION_FAILED", None),
     ]
     for body, status, code, pointer in cases:
@@ -110,7 +123,7 @@ async def test_bad_bodies_are_refused_and_nothing_is_written(auth: AuthHarness) 
 
 
 async def test_validation_texts_follow_the_language(auth: AuthHarness) -> None:
-    body = {"email": "ok@example.com", "username": "ok_user", "password": "short"}
+    body = {"email": "ok@example.com", "username": "ok_user", "password": "short", "acceptTerms": True}
     ru = await auth.client.post("/api/v1/auth/register", json=body)
     en = await auth.client.post("/api/v1/auth/register", json=body, headers={"Accept-Language": "en"})
     assert "8 до 256" in ru.json()["errors"][0]["detail"]
@@ -121,9 +134,28 @@ async def test_common_or_identity_passwords_are_422_on_the_password_and_write_no
     auth: AuthHarness,
 ) -> None:
     cases = [
-        ({"email": "ann@example.com", "username": "ann_1", "password": " Password1 "}, "common"),
-        ({"email": "Ann.Smith@Example.com", "username": "ann_1", "password": "ANN.SMITH"}, "e-mail"),
-        ({"email": "ann@example.com", "username": "Ann_Smith", "password": "ann_smith "}, "username"),
+        (
+            {"email": "ann@example.com", "username": "ann_1", "password": " Password1 ", "acceptTerms": True},
+            "common",
+        ),
+        (
+            {
+                "email": "Ann.Smith@Example.com",
+                "username": "ann_1",
+                "password": "ANN.SMITH",
+                "acceptTerms": True,
+            },
+            "e-mail",
+        ),
+        (
+            {
+                "email": "ann@example.com",
+                "username": "Ann_Smith",
+                "password": "ann_smith ",
+                "acceptTerms": True,
+            },
+            "username",
+        ),
     ]
     for body, reason in cases:
         en = await auth.client.post("/api/v1/auth/register", json=body, headers={"Accept-Language": "en"})
@@ -136,5 +168,10 @@ async def test_common_or_identity_passwords_are_422_on_the_password_and_write_no
         assert expected[0] in en.json()["errors"][0]["detail"], en.text
         assert expected[1] in ru.json()["errors"][0]["detail"], ru.text
     assert await auth.count("users") == 0 and await auth.count("outbox") == 0
-    ok = {"email": "ann@example.com", "username": "ann_1", "password": "ann-is-a-long-secret"}
+    ok = {
+        "email": "ann@example.com",
+        "username": "ann_1",
+        "password": "ann-is-a-long-secret",
+        "acceptTerms": True,
+    }
     assert (await auth.client.post("/api/v1/auth/register", json=ok)).status_code == 201

@@ -13,7 +13,7 @@ from parovoz.services.auth.domain import errors
 from parovoz.services.auth.domain.one_time import OneTimeToken
 from parovoz.services.auth.domain.rules import is_email_login
 from parovoz.services.auth.domain.sessions import RefreshGrant, RefreshRecord, Session, SessionInfo
-from parovoz.services.auth.domain.users import ACTIVE, User
+from parovoz.services.auth.domain.users import ACTIVE, Consent, User
 
 
 @dataclasses.dataclass
@@ -32,6 +32,7 @@ class FakeStore:
         self.revoked: dict[str, tuple[datetime, str]] = {}
         self.refresh: dict[bytes, StoredRefresh] = {}
         self.events: list[User] = []
+        self.consents: dict[str, tuple[Consent, ...]] = {}
         # token hash → (token, used_at); `mailed` holds what the events carried
         self.tokens: dict[bytes, tuple[OneTimeToken, datetime | None]] = {}
         self.mailed: list[OneTimeToken] = []
@@ -117,8 +118,9 @@ class FakeTx:
                 raise errors.username_taken()
         self.s.users[user.id] = user
 
-    async def record_registered(self, user: User) -> None:
+    async def record_registered(self, user: User, consents: tuple[Consent, ...] = ()) -> None:
         self.s.events.append(user)
+        self.s.consents[user.id] = consents
 
     async def user_by_id(self, user_id: str) -> User | None:
         return self.s.users.get(user_id)

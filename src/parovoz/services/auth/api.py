@@ -24,7 +24,7 @@ from parovoz.chassis.service import ServiceContext
 from parovoz.services.auth.domain import one_time, rules
 from parovoz.services.auth.domain.flows import TokenPair
 from parovoz.services.auth.domain.sessions import SessionInfo
-from parovoz.services.auth.domain.users import User
+from parovoz.services.auth.domain.users import PRIVACY, TERMS, Consent, User
 from parovoz.services.auth.store import SESSIONS_COLLECTION
 from parovoz.services.auth.wiring import components
 
@@ -47,6 +47,15 @@ class RegisterBody(StrictBody):
     email: str
     username: str
     password: str
+    # Consent to the user agreement and the privacy policy (152-FZ): must be given, explicitly.
+    accept_terms: bool
+
+    @field_validator("accept_terms")
+    @classmethod
+    def _accept_terms(cls, value: bool) -> bool:
+        if value is not True:
+            raise ValueError(message_for("CONSENT_REQUIRED", context.language.get())[1])
+        return value
 
     @field_validator("email")
     @classmethod
@@ -199,9 +208,17 @@ def build_router(ctx: ServiceContext) -> APIRouter:
 
     @router.post("/register", status_code=201, summary="Register with e-mail, username and password")
     async def register(
-        _ip: str = Depends(register_rate), body: RegisterBody = Body(RegisterBody)
+        request: Request, ip: str = Depends(register_rate), body: RegisterBody = Body(RegisterBody)
     ) -> Response:
-        user = await flows.register(body.email, body.username, body.password, language=context.language.get())
+        now = flows.clock()
+        agent = request.headers.get("user-agent")
+        consents = (
+            Consent(TERMS, config.terms_version, now, ip, agent),
+            Consent(PRIVACY, config.privacy_version, now, ip, agent),
+        )
+        user = await flows.register(
+            body.email, body.username, body.password, language=context.language.get(), consents=consents
+        )
         return EnvelopeResponse(
             document(user_resource(user)),
             status_code=201,

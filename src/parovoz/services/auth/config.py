@@ -30,6 +30,10 @@ class AuthConfig:
     password_forgot_email_rate_per_hour: int = 5  # per e-mail address (no mail-bombing)
     one_time_token_rate_per_min: int = 30  # verify and reset, per client address
     demo_password: str = DEFAULT_DEMO_PASSWORD
+    # The versions of the user agreement and the privacy policy that sign-up agrees to (152-FZ
+    # consent records carry them); raise them when the documents change.
+    terms_version: str = "2026-11-01"
+    privacy_version: str = "2026-11-01"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AuthConfig:
@@ -63,6 +67,8 @@ class AuthConfig:
                 "AUTH_ONE_TIME_TOKEN_RATE_PER_MIN", d.one_time_token_rate_per_min
             ),
             demo_password=settings.get("AUTH_DEMO_PASSWORD") or d.demo_password,
+            terms_version=settings.get("AUTH_TERMS_VERSION") or d.terms_version,
+            privacy_version=settings.get("AUTH_PRIVACY_VERSION") or d.privacy_version,
         )
         params = config.hash_params
         if params.memory_kib * params.time_cost < MIN_ARGON2_COST:

@@ -17,12 +17,13 @@ from parovoz.contracts.events import (
     AUTH_PASSWORD_RESET_REQUESTED,
     AUTH_USER_REGISTERED,
     AccountUserBlockedV1,
+    ConsentV1,
     EmailVerificationRequestedV1,
     PasswordResetRequestedV1,
     UserRegisteredV1,
 )
 from parovoz.services.auth.domain.one_time import RESET_PASSWORD, VERIFY_EMAIL, OneTimeToken
-from parovoz.services.auth.domain.users import ACTIVE, BLOCKED, User
+from parovoz.services.auth.domain.users import ACTIVE, BLOCKED, Consent, User
 
 if TYPE_CHECKING:
     from parovoz.chassis.service import ServiceContext
@@ -38,7 +39,7 @@ EMITS: tuple[str, ...] = (
 BLOCKED_REASON = "user_blocked"
 
 
-def user_registered_data(user: User) -> UserRegisteredV1:
+def user_registered_data(user: User, consents: tuple[Consent, ...] = ()) -> UserRegisteredV1:
     return UserRegisteredV1(
         user_id=user.id,
         email=user.email,
@@ -46,15 +47,21 @@ def user_registered_data(user: User) -> UserRegisteredV1:
         roles=list(user.roles),
         registered_at=user.created_at,
         language=user.language,
+        consents=[
+            ConsentV1(
+                purpose=c.purpose, version=c.version, given_at=c.given_at, ip=c.ip, user_agent=c.user_agent
+            )
+            for c in consents
+        ],
     )
 
 
-async def emit_user_registered(uow: UnitOfWork, user: User) -> None:
+async def emit_user_registered(uow: UnitOfWork, user: User, consents: tuple[Consent, ...] = ()) -> None:
     """Queue the event in `uow`'s transaction (the outbox row commits with the user row)."""
     await uow.emit(
         AUTH_USER_REGISTERED.name,
         subject=user.id,
-        data=user_registered_data(user),
+        data=user_registered_data(user, consents),
     )
 
 

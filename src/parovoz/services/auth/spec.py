@@ -10,7 +10,7 @@ from parovoz.chassis.errors import ApiError
 from parovoz.chassis.security.roles import ADMIN, USER
 from parovoz.chassis.service import ServiceContext, ServiceSpec, Subscription
 from parovoz.contracts.events import ACCOUNT_USER_BLOCKED
-from parovoz.services.auth import api, rpc
+from parovoz.services.auth import api, api_external, api_mfa, rpc
 from parovoz.services.auth.events import EMITS, on_user_blocked
 from parovoz.services.auth.wiring import components
 
@@ -43,7 +43,10 @@ async def seed_demo(ctx: ServiceContext) -> None:
 
 
 def _router(ctx: ServiceContext) -> APIRouter:
-    return api.build_router(ctx)
+    router = APIRouter()
+    for build in (api.build_router, api_mfa.build_router, api_external.build_router):
+        router.include_router(build(ctx))
+    return router
 
 
 SPEC = ServiceSpec(

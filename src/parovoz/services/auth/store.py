@@ -18,7 +18,7 @@ from parovoz.services.auth.domain import errors
 from parovoz.services.auth.domain.one_time import OneTimeToken
 from parovoz.services.auth.domain.rules import is_email_login
 from parovoz.services.auth.domain.sessions import RefreshGrant, RefreshRecord, Session, SessionInfo
-from parovoz.services.auth.domain.users import ACTIVE, User
+from parovoz.services.auth.domain.users import ACTIVE, Consent, User
 from parovoz.services.auth.tables import (
     SESSIONS_COLLECTION,
     metadata,
@@ -98,8 +98,8 @@ class AuthTransaction:
                 raise errors.username_taken() from None
             raise
 
-    async def record_registered(self, user: User) -> None:
-        await events.emit_user_registered(self.uow, user)
+    async def record_registered(self, user: User, consents: tuple[Consent, ...] = ()) -> None:
+        await events.emit_user_registered(self.uow, user, consents)
 
     async def user_by_id(self, user_id: str) -> User | None:
         return await _user_by_id(self.conn, user_id)

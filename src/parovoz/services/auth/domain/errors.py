@@ -48,6 +48,17 @@ register_messages(
             "ru": ("Сеанс не найден", "Среди ваших действующих сеансов такого нет."),
             "en": ("Session not found", "None of your live sessions has this id."),
         },
+        "CONSENT_REQUIRED": {
+            "ru": (
+                "Нужно согласие",
+                "Чтобы зарегистрироваться, примите пользовательское соглашение и политику обработки "
+                "персональных данных (acceptTerms: true).",
+            ),
+            "en": (
+                "Consent required",
+                "To sign up, accept the user agreement and the privacy policy (acceptTerms: true).",
+            ),
+        },
         "INVALID_CURRENT_PASSWORD": {
             "ru": ("Неверный текущий пароль", "Текущий пароль указан неверно."),
             "en": ("Wrong current password", "The current password is wrong."),

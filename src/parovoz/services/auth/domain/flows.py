@@ -34,7 +34,7 @@ from parovoz.services.auth.domain.sessions import (
     new_session,
     refresh_token_hash,
 )
-from parovoz.services.auth.domain.users import DEFAULT_ROLES, User, new_user
+from parovoz.services.auth.domain.users import DEFAULT_ROLES, Consent, User, new_user
 
 
 class AuthTx(Protocol):
@@ -43,8 +43,8 @@ class AuthTx(Protocol):
     async def insert_user(self, user: User) -> None:
         """Raises the EMAIL_TAKEN / USERNAME_TAKEN ApiError on a unique-index violation."""
 
-    async def record_registered(self, user: User) -> None:
-        """Write the auth.user.registered.v1 event in this transaction."""
+    async def record_registered(self, user: User, consents: tuple[Consent, ...] = ()) -> None:
+        """Write the auth.user.registered.v1 event (with the consents given) in this transaction."""
 
     async def user_by_id(self, user_id: str) -> User | None: ...
 
@@ -174,6 +174,7 @@ class AuthFlows:
         *,
         language: str = "ru",
         roles: tuple[str, ...] = DEFAULT_ROLES,
+        consents: tuple[Consent, ...] = (),
     ) -> User:
         email = _checked(rules.normalize_email, email, "email")
         username = _checked(rules.check_username, username, "username")
@@ -195,7 +196,7 @@ class AuthFlows:
         verification = new_one_time_token(user.id, VERIFY_EMAIL, now=user.created_at)
         async with self.store.transaction() as tx:
             await tx.insert_user(user)
-            await tx.record_registered(user)
+            await tx.record_registered(user, consents)
             await tx.insert_one_time_token(user, verification)
         return user
 
@@ -260,15 +261,28 @@ class AuthFlows:
         # Only after the password is proven: otherwise "blocked" would leak that the account exists.
         if user.is_blocked:
             raise errors.account_blocked()
-        new_hash = None
+        await self._rehash_if_needed(user, password)
+        return await self.start_session(user, user_agent=user_agent, client_ip=client_ip, method="password")
+
+    async def _rehash_if_needed(self, user: User, password: str) -> None:
+        """The password is proven; when its hash predates raised parameters, store a new one."""
         if self.passwords.needs_rehash(user.password_hash):
             new_hash = await self.passwords.hash(password)
+            async with self.store.transaction() as tx:
+                await tx.replace_password_hash(user.id, user.password_hash, new_hash)
+
+    async def start_session(
+        self, user: User, *, user_agent: str | None, client_ip: str | None, method: str
+    ) -> TokenPair:
+        """Every sign-in ends here once the user has proven who they are (`method`: "password",
+        "vk", "ok", "telegram", …): the blocked check, then a new session and its first refresh
+        token."""
+        if user.is_blocked:
+            raise errors.account_blocked()
         now = self.clock()
         session = new_session(user.id, user_agent=user_agent, client_ip=client_ip, now=now)
         grant = new_refresh_grant(session.id, now=now, ttl=timedelta(seconds=self.refresh_ttl))
         async with self.store.transaction() as tx:
-            if new_hash is not None:
-                await tx.replace_password_hash(user.id, user.password_hash, new_hash)
             await tx.insert_session(session)
             await tx.insert_refresh(grant)
         return await self._pair(user, session.id, grant)

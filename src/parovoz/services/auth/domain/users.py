@@ -31,6 +31,20 @@ class User:
         return self.status == BLOCKED
 
 
+# What a user agrees to at sign-up (152-FZ: one versioned record per purpose).
+TERMS = "terms"
+PRIVACY = "privacy"
+
+
+@dataclass(frozen=True)
+class Consent:
+    purpose: str
+    version: str
+    given_at: datetime
+    ip: str | None
+    user_agent: str | None
+
+
 def new_user(
     *,
     email: str,

@@ -1,0 +1,26 @@
+"""Auth: where sessions sign in from (country, city, device).
+
+Revision ID: auth_0003
+Revises: auth_0002
+Create Date: 2026-11-27
+"""
+
+import sqlalchemy as sa
+from alembic import op  # noqa: F401
+from sqlalchemy.dialects import postgresql
+
+revision = "auth_0003"
+down_revision = "auth_0002"
+branch_labels = None
+depends_on = None
+
+UUID = postgresql.UUID(as_uuid=False)
+TS = sa.DateTime(timezone=True)
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

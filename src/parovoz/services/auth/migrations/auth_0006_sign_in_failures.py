@@ -1,0 +1,26 @@
+"""Auth: failed sign-in counts behind growing delays and the captcha requirement.
+
+Revision ID: auth_0006
+Revises: auth_0005
+Create Date: 2026-11-27
+"""
+
+import sqlalchemy as sa
+from alembic import op  # noqa: F401
+from sqlalchemy.dialects import postgresql
+
+revision = "auth_0006"
+down_revision = "auth_0005"
+branch_labels = None
+depends_on = None
+
+UUID = postgresql.UUID(as_uuid=False)
+TS = sa.DateTime(timezone=True)
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
