@@ -32,6 +32,11 @@ def _parser() -> argparse.ArgumentParser:
     cat.add_argument("--out", type=Path, default=Path("docs/events.asyncapi.json"))
     cat.add_argument("--check", action="store_true", help="exit 1 when the file is not current")
 
+    sandbox = sub.add_parser("sandbox", help="serve a local sandbox of an external provider")
+    sandbox.add_argument("name", help="which provider the sandbox plays (see parovoz.sandboxes)")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, required=True)
+
     from parovoz.cli.admin import add_admin_parser
 
     add_admin_parser(sub)
@@ -60,6 +65,19 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             run(run_embedded(args.host, args.port, args.data_dir.resolve(), demo=not args.no_demo))
+        except KeyboardInterrupt:
+            pass
+        return 0
+    if args.command == "sandbox":
+        from parovoz.runtime.http import serve_http
+        from parovoz.runtime.loop import run
+        from parovoz.sandboxes import SANDBOXES, sandbox_app
+
+        if args.name not in SANDBOXES:
+            print(f"no sandbox {args.name!r}; there are: {', '.join(sorted(SANDBOXES)) or 'none'}")
+            return 2
+        try:
+            run(serve_http(sandbox_app(args.name), args.host, args.port))
         except KeyboardInterrupt:
             pass
         return 0

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,13 +11,13 @@ from urllib.parse import parse_qs
 
 import orjson
 import pytest
-import uvicorn
 
 from parovoz.chassis.config import Settings
 from parovoz.chassis.security.ratelimit import MemoryRateLimiter
 from parovoz.chassis.security.tokens import JwksTokenVerifier, SigningKey, TokenIssuer, local_jwks_source
 from parovoz.gateway import Gateway, HttpUpstream, Route
 from tests.infra import free_port
+from tests.servers import ServedApp
 
 
 @dataclass
@@ -89,32 +87,6 @@ class Backend:
             }
         )
         await send({"type": "http.response.body", "body": payload})
-
-
-class ServedApp:
-    """An ASGI app served by uvicorn (httptools) in a thread with its own event loop."""
-
-    def __init__(self, app: Any, *, lifespan: str = "off") -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan=lifespan, http="httptools"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> ServedApp:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise TimeoutError("uvicorn did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 @dataclass
