@@ -15,6 +15,10 @@
 #   PAROVOZ_AUTH_GRPC=127.0.0.1:50061     PAROVOZ_AUTH_HTTP=http://127.0.0.1:8101
 #   PAROVOZ_ACCOUNT_GRPC=127.0.0.1:50062  PAROVOZ_ACCOUNT_HTTP=http://127.0.0.1:8102
 #   gateway on http://127.0.0.1:8000
+#   service credentials for gRPC between services: a fresh secret for account on every run
+#     (`parovoz admin service-credential account`; Auth gets its `name:sha256` line in
+#     PAROVOZ_AUTH_SERVICE_CREDENTIALS). Set PAROVOZ_AUTH_SERVICE_CREDENTIALS beforehand to use
+#     your own, with PAROVOZ_DEV_ACCOUNT_SECRET holding account's secret.
 # Logs: .tmp/dev/<name>.log
 set -euo pipefail
 
@@ -148,9 +152,17 @@ export PAROVOZ_ACCOUNT_GRPC="${PAROVOZ_ACCOUNT_GRPC:-127.0.0.1:50062}"
 export PAROVOZ_AUTH_HTTP="${PAROVOZ_AUTH_HTTP:-http://127.0.0.1:8101}"
 export PAROVOZ_ACCOUNT_HTTP="${PAROVOZ_ACCOUNT_HTTP:-http://127.0.0.1:8102}"
 
+# --- service credentials (held in these processes' environments only) ----------------------------
+if [ -z "${PAROVOZ_AUTH_SERVICE_CREDENTIALS:-}" ]; then
+  { read -r ACCOUNT_SECRET; read -r account_line; } < <("$PAROVOZ" admin service-credential account)
+  export PAROVOZ_AUTH_SERVICE_CREDENTIALS="$account_line"
+else
+  ACCOUNT_SECRET="${PAROVOZ_DEV_ACCOUNT_SECRET:?set PAROVOZ_DEV_ACCOUNT_SECRET to the secret of account}"
+fi
+
 start auth 8101 "${PAROVOZ_AUTH_GRPC##*:}" "$PAROVOZ" serve auth
 wait_port 8101 auth "${PIDS[-1]}"
-start account 8102 "${PAROVOZ_ACCOUNT_GRPC##*:}" "$PAROVOZ" serve account
+start account 8102 "${PAROVOZ_ACCOUNT_GRPC##*:}" env PAROVOZ_SERVICE_SECRET="$ACCOUNT_SECRET" "$PAROVOZ" serve account
 wait_port 8102 account "${PIDS[-1]}"
 start gateway 8000 "" "$PAROVOZ" serve gateway
 wait_port 8000 gateway "${PIDS[-1]}"

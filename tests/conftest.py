@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -71,3 +72,12 @@ def kafka_bootstrap() -> Iterator[str]:
     """`host:port` of a Kafka-protocol broker (tansu, memory storage) for the whole session."""
     with infra.kafka() as bootstrap:
         yield bootstrap
+
+
+@pytest.fixture(scope="session")
+def geoip_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small GeoLite2-City-layout database generated for the session (tests/geoip.py lists the
+    addresses it places); point PAROVOZ_AUTH_GEOIP_DB at it."""
+    from tests.geoip import write_test_db
+
+    return write_test_db(tmp_path_factory.mktemp("geoip") / "GeoLite2-City-test.mmdb")

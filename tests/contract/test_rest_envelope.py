@@ -17,7 +17,8 @@ from tests.e2e.flows import new_user
 
 CODE = re.compile(r"^[A-Z][A-Z0-9_]*$")
 CAMEL = re.compile(r"^[a-z][a-zA-Z0-9]*$")
-ALLOWED = {200, 201, 204, 304, 400, 401, 403, 404, 405, 409, 412, 413, 415, 422, 429, 500, 502, 503, 504}
+# 202: accepted jobs (data exports) and mails (password forgot)
+ALLOWED = {200, 201, 202, 204, 304, 400, 401, 403, 404, 405, 409, 412, 413, 415, 422, 429, 500, 502, 503, 504}
 # Standard documents that are not resources: RFC 7517 JWKS, the OpenAPI document, the docs page.
 NOT_ENVELOPED = {"/api/v1/auth/jwks", "/api/v1/openapi.json", "/api/v1/docs"}
 
@@ -40,7 +41,8 @@ def check_envelope(path: str, r: httpx.Response) -> None:
             assert CODE.match(item["code"]), item
             assert isinstance(item["title"], str) and item["title"]
             assert isinstance(item["detail"], str) and item["detail"]
-            assert set(item) <= {"code", "title", "detail", "source"}, item
+            # meta: what a client needs to act on the error (e.g. the captcha to render)
+            assert set(item) <= {"code", "title", "detail", "source", "meta"}, item
         return
     assert "data" in body, (path, body)
     resources = body["data"] if isinstance(body["data"], list) else [body["data"]]

@@ -47,6 +47,8 @@ class ErrorItem:
     parameter: str | None = None  # for query-string errors: source.parameter
     params: Mapping[str, Any] = field(default_factory=dict)
     detail: str | None = None  # overrides the catalogue detail (e.g. a validator's own text)
+    # camelCase JSON a client needs to act on the error (e.g. the captcha to render): `meta`
+    meta: Mapping[str, Any] | None = None
 
 
 class ApiError(Exception):
@@ -63,10 +65,11 @@ class ApiError(Exception):
         detail: str | None = None,
         items: list[ErrorItem] | None = None,
         headers: Mapping[str, str] | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> None:
         self.status = status
         self.code = code
-        self.items = items or [ErrorItem(code, pointer, parameter, params or {}, detail)]
+        self.items = items or [ErrorItem(code, pointer, parameter, params or {}, detail, meta)]
         self.headers = dict(headers or {})
         super().__init__(f"{status} {code}")
 

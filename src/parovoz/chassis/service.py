@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from parovoz.chassis.security.revocation import MemoryRevocationList, RevocationList
+
 if TYPE_CHECKING:
     import grpc
     from fastapi import APIRouter
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
     from parovoz.chassis.events.brokers import Broker
     from parovoz.chassis.events.cloudevents import CloudEvent
     from parovoz.chassis.security.ratelimit import RateLimiter
-    from parovoz.chassis.security.tokens import TokenVerifier
+    from parovoz.chassis.security.tokens import IssuedToken, TokenVerifier
 
 
 @dataclass
@@ -38,6 +40,8 @@ class ServiceContext:
     channels: dict[str, grpc.aio.Channel] = field(default_factory=dict)
     # free-form slot for the service's own long-lived objects (adapters, caches)
     extras: dict[str, Any] = field(default_factory=dict)
+    # ended sessions whose access tokens `tokens` refuses; the runtime shares one per process
+    revocations: RevocationList = field(default_factory=MemoryRevocationList)
 
     def channel(self, peer: str) -> grpc.aio.Channel:
         return self.channels[peer]
@@ -90,3 +94,6 @@ class ServiceSpec:
     jobs: Sequence[Job] = ()
     on_start: Callable[[ServiceContext], Awaitable[None]] | None = None
     seed_demo: Callable[[ServiceContext], Awaitable[None]] | None = None
+    # How the service gets its own gRPC service tokens; None (every service but Auth): it asks
+    # Auth's `IssueServiceToken` with its secret. Auth signs its own.
+    service_token_source: Callable[[ServiceContext], Callable[[], Awaitable[IssuedToken]]] | None = None

@@ -51,9 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         return catalogue_command(args.out, check=args.check)
     if args.command == "admin":
         # Before the platform's logging set-up: stdout carries only the result (the new user's id).
-        from parovoz.cli.admin import create_user_command
+        from parovoz.cli.admin import admin_command
 
-        return create_user_command(args)
+        return admin_command(args)
 
     from parovoz.chassis.config import Settings
     from parovoz.chassis.obs.logging import configure_logging

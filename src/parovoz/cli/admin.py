@@ -8,8 +8,10 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from parovoz.chassis.security.roles import ALL_ROLES
+from parovoz.cli.service_credential import add_service_credential_parser, service_credential_command
 
 
 def add_admin_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,6 +43,42 @@ def add_admin_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         metavar="ROLE",
         help=f"repeatable; one of {', '.join(sorted(ALL_ROLES))} ('user' is always included)",
     )
+    _add_set_roles_parser(admin_sub)
+    add_service_credential_parser(admin_sub)
+
+
+def _add_set_roles_parser(admin_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    roles = admin_sub.add_parser(
+        "set-roles",
+        help="give a user exactly the given roles; ends the user's sessions; prints the roles",
+        description="Set a user's roles through Auth's SetUserRoles use case ('user' is always kept): "
+        "every session of the user ends and auth.user.roles.changed.v1 is emitted. Works beside a "
+        "running `parovoz up --data-dir DIR`.",
+    )
+    where = roles.add_mutually_exclusive_group()
+    where.add_argument("--data-dir", type=Path, help="embedded mode: the data directory of `parovoz up`")
+    where.add_argument(
+        "--database-url",
+        help="distributed mode: Auth's database (default PAROVOZ_AUTH_DATABASE_URL / PAROVOZ_DATABASE_URL)",
+    )
+    roles.add_argument("--user", required=True, help="the user's id, e-mail address or username")
+    roles.add_argument(
+        "--role",
+        action="append",
+        default=[],
+        metavar="ROLE",
+        help=f"repeatable; one of {', '.join(sorted(ALL_ROLES))} ('user' is always kept; "
+        "none given: the user keeps only 'user')",
+    )
+
+
+def admin_command(args: argparse.Namespace) -> int:
+    """Run the `parovoz admin` subcommand in `args`."""
+    if args.admin_command == "set-roles":
+        return set_roles_command(args)
+    if args.admin_command == "service-credential":
+        return service_credential_command(args)
+    return create_user_command(args)
 
 
 def _fail(message: str) -> int:
@@ -112,4 +150,41 @@ def create_user_command(args: argparse.Namespace) -> int:
     except Exception as exc:  # an operator command: one clear line, no traceback
         return _fail(f"{type(exc).__name__}: {exc}")
     print(user_id)
+    return 0
+
+
+async def _set_roles(args: argparse.Namespace) -> Any:
+    from parovoz.chassis.db import Database
+    from parovoz.services.auth.admin import set_roles
+
+    async with _auth_database_url(args.data_dir, args.database_url) as url:
+        db = Database(url, service="auth", pool_size=2)
+        try:
+            return await set_roles(db, user=args.user, roles=args.role)
+        finally:
+            await db.dispose()
+
+
+def set_roles_command(args: argparse.Namespace) -> int:
+    """Prints `<user id> <role,role,...>` (what changed goes to stderr); exit 1 with one clear line."""
+    from parovoz.chassis.errors import ApiError, message_for
+
+    if args.data_dir is not None:
+        args.data_dir = args.data_dir.resolve()
+    try:
+        change = asyncio.run(_set_roles(args))
+    except ApiError as exc:
+        item = exc.items[0]
+        _title, detail = message_for(item.code, "en", item.params)
+        return _fail(f"{item.code}: {detail}")
+    except Exception as exc:  # an operator command: one clear line, no traceback
+        return _fail(f"{type(exc).__name__}: {exc}")
+    print(f"{change.user_id} {','.join(change.roles)}")
+    if change.changed:
+        print(
+            f"roles changed from {','.join(change.previous_roles)}; {change.sessions_ended} session(s) ended",
+            file=sys.stderr,
+        )
+    else:
+        print("the user already had these roles: nothing changed", file=sys.stderr)
     return 0

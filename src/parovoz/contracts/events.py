@@ -93,6 +93,27 @@ AUTH_PASSWORD_RESET_REQUESTED = register(
 )
 
 
+class TwoFactorChangedV1(CamelModel):
+    """A user turned two-factor authentication (TOTP) on (`enabled` true) or off (false):
+    Notification mails the owner at `email` in `language`, so an unexpected change is noticed."""
+
+    user_id: str
+    enabled: bool
+    changed_at: datetime
+    email: str
+    language: str = "ru"
+
+
+AUTH_USER_TWO_FACTOR_CHANGED = register(
+    EventDef(
+        name="auth.user.two_factor.changed.v1",
+        owner="auth",
+        data=TwoFactorChangedV1,
+        description="A user turned 2FA (TOTP) on or off: Notification warns the owner by mail.",
+    )
+)
+
+
 class AccountUserUpdatedV1(CamelModel):
     """A user changed their profile; the event says what changed, not to what (ask Account's
     `GetAccount` for the values): a consumer that keeps a copy refreshes the fields it holds."""
@@ -132,5 +153,101 @@ ACCOUNT_USER_BLOCKED = register(
         data=AccountUserBlockedV1,
         description="An account was blocked (blocked=true) or unblocked (blocked=false) by staff. "
         "Auth refuses sign-in to a blocked user and ends every session of it.",
+    )
+)
+
+
+class AccountUserDeletedV1(CamelModel):
+    """A user deleted their account (152-FZ erasure): Account has anonymised the profile and
+    withdrawn the consents; every service erases or anonymises what it holds about `userId`."""
+
+    user_id: str
+    deleted_at: datetime
+
+
+ACCOUNT_USER_DELETED = register(
+    EventDef(
+        name="account.user.deleted.v1",
+        owner="account",
+        data=AccountUserDeletedV1,
+        description="A user deleted their account. Auth anonymises the credentials, ends every "
+        "session and deletes one-time tokens; every holder of the user's personal data erases it.",
+    )
+)
+
+
+class NewCountrySignedInV1(CamelModel):
+    """A user signed in from a country they never signed in from before (GeoIP of the client
+    address): Notification mails "was this you?" in the user's language."""
+
+    user_id: str
+    email: str
+    language: str = "ru"
+    session_id: str
+    # ISO 3166-1 alpha-2 code of the new country
+    country: str
+    # English city name; null when the GeoIP database does not know it
+    city: str | None = None
+    ip: str | None = None
+    # short client name from the user agent, e.g. "Chrome on Windows"; null when unknown
+    device: str | None = None
+    signed_in_at: datetime
+
+
+AUTH_USER_NEW_COUNTRY_SIGNED_IN = register(
+    EventDef(
+        name="auth.user.new_country_signed_in.v1",
+        owner="auth",
+        data=NewCountrySignedInV1,
+        description="A user who had signed in before signed in from a country never seen for them "
+        '(emitted with the session). Notification mails "was this you?" with the place and device.',
+    )
+)
+
+
+class UserRolesChangedV1(CamelModel):
+    """An administrator changed a user's roles; every session of the user was ended with it, so
+    no token carries the old roles past its expiry."""
+
+    user_id: str
+    # the roles now granted ("user" always among them)
+    roles: list[str]
+    previous_roles: list[str]
+    changed_at: datetime
+
+
+AUTH_USER_ROLES_CHANGED = register(
+    EventDef(
+        name="auth.user.roles.changed.v1",
+        owner="auth",
+        data=UserRolesChangedV1,
+        description="A user's platform roles changed (Auth's SetUserRoles, an Admin action); the "
+        "user's sessions ended. Services caching roles refresh them.",
+    )
+)
+
+
+class SessionsRevokedV1(CamelModel):
+    """Sessions of one user ended (logout, revocation by the user, password change or reset, block,
+    refresh-token reuse, role change, deletion): their refresh tokens are dead, and their access
+    tokens (claim `sid`) are refused everywhere from now on, although not yet expired."""
+
+    user_id: str
+    # the ended sessions (the `sid` claim of their access tokens)
+    session_ids: list[str]
+    # why, e.g. "logout", "revoked_by_user", "password_changed", "password_reset", "user_blocked",
+    # "refresh_token_reused"
+    reason: str
+    revoked_at: datetime
+
+
+AUTH_USER_SESSIONS_REVOKED = register(
+    EventDef(
+        name="auth.user.sessions.revoked.v1",
+        owner="auth",
+        data=SessionsRevokedV1,
+        description="Sessions of a user ended. Auth consumes it itself and puts the session ids on the "
+        "platform's revocation list, which every token verifier consults: their access tokens stop "
+        "working at once instead of at expiry.",
     )
 )

@@ -187,6 +187,7 @@ class Gateway:
                 forwarded_for=forwarded_for,
                 content_length=content_length,
                 chunked=chunked,
+                language_given=accept_language is not None,
             )
         finally:
             label = method if method in _METHODS else "OTHER"
@@ -206,6 +207,7 @@ class Gateway:
         forwarded_for: bytes | None,
         content_length: bytes | None,
         chunked: bool,
+        language_given: bool = True,
     ) -> None:
         if content_length is not None:
             try:
@@ -227,6 +229,10 @@ class Gateway:
             user_id = principal.user_id
             forwarded.append((b"x-user-id", user_id.encode("latin-1")))
             forwarded.append((b"x-user-roles", ",".join(sorted(principal.roles)).encode("latin-1")))
+            if not language_given and principal.language is not None:
+                # No Accept-Language from the client: the user's own setting (the token's `lang`).
+                language = principal.language
+                forwarded.append((b"accept-language", language.encode("latin-1")))
 
         client = scope.get("client")
         client_ip = self.client_addresses.resolve(client[0] if client else "0.0.0.0", forwarded_for)

@@ -22,12 +22,19 @@ from parovoz.chassis.events.brokers.pglog import PgLogBroker
 from parovoz.chassis.obs.logging import get_logger
 from parovoz.chassis.rpc.server import bind, create_server
 from parovoz.chassis.security.ratelimit import MemoryRateLimiter
+from parovoz.chassis.security.revocation import MemoryRevocationList
 from parovoz.chassis.security.tokens import JwksTokenVerifier
 from parovoz.chassis.tasks import cancel
 from parovoz.gateway.app import Gateway
 from parovoz.gateway.upstreams import AsgiUpstream
 from parovoz.runtime.host import ServiceHost
 from parovoz.runtime.http import serve_http
+from parovoz.runtime.identity import (
+    bind_own_source,
+    embedded_secrets,
+    service_credentials,
+    with_service_credentials,
+)
 from parovoz.runtime.netutil import free_port
 from parovoz.runtime.peers import jwks_from_auth, open_channels
 from parovoz.runtime.registry import service_specs
@@ -74,7 +81,10 @@ class EmbeddedPlatform:
     _broker: PgLogBroker | None = None
     _server: Any = None
     _verifier: JwksTokenVerifier | None = None
-    _channels: dict[str, Any] = field(default_factory=dict)
+    # One list of ended sessions for the whole process: Auth writes it, every verifier reads it.
+    revocations: MemoryRevocationList = field(default_factory=MemoryRevocationList)
+    _channels: dict[str, Any] = field(default_factory=dict)  # no service identity: JWKS, token issue
+    _host_channels: list[dict[str, Any]] = field(default_factory=list)  # each service's, with its token
     _trimmer: asyncio.Task[None] | None = None
 
     async def start(self) -> Gateway:
@@ -88,23 +98,37 @@ class EmbeddedPlatform:
         grpc_port = free_port()
         addresses = {name: f"127.0.0.1:{grpc_port}" for name in specs}
         self._channels = open_channels(addresses, self.settings, caller="embedded", peers=specs)
-        self._verifier = JwksTokenVerifier(jwks_from_auth(self._channels["auth"]))
+        self._verifier = JwksTokenVerifier(
+            jwks_from_auth(self._channels["auth"]), revocations=self.revocations
+        )
         limiter = MemoryRateLimiter()
-        self.hosts = [
-            ServiceHost(
+        # Each service calls the others under its own name, with a secret made for this run only.
+        secrets = embedded_secrets(specs.values())
+        settings = with_service_credentials(self.settings, secrets)
+        self.hosts = []
+        for name, spec in specs.items():
+            credentials = service_credentials(spec, self._channels["auth"], secrets.get(name))
+            channels = open_channels(
+                addresses, settings, caller=name, peers=spec.rpc_peers, credentials=credentials
+            )
+            self._host_channels.append(channels)
+            host = ServiceHost(
                 spec=spec,
-                settings=self.settings,
+                settings=settings,
                 database_url=self._pg.get_uri(database_name(name)),
                 broker=self._broker,
                 tokens=self._verifier,
                 limiter=limiter,
-                channels=self._channels,
+                channels=channels,
                 seed_demo=self.demo,
+                revocations=self.revocations,
             )
-            for name, spec in specs.items()
-        ]
+            bind_own_source(credentials, spec, host.ctx)
+            self.hosts.append(host)
         registrations = [reg for host in self.hosts for reg in host.grpc_registrations()]
-        self._server, _health = create_server(registrations, self.settings, service_name="parovoz")
+        self._server, _health = create_server(
+            registrations, self.settings, service_name="parovoz", tokens=self._verifier
+        )
         bind(self._server, "127.0.0.1", grpc_port)
         await self._server.start()
 
@@ -147,7 +171,7 @@ class EmbeddedPlatform:
                 await host.stop()
         if self._server is not None:
             await self._server.stop(grace=2)
-        for channel in self._channels.values():
+        for channel in [*self._channels.values(), *(c for cs in self._host_channels for c in cs.values())]:
             await channel.close()
         if self._broker is not None:
             await self._broker.stop()

@@ -24,6 +24,7 @@ from parovoz.chassis.rest.app import create_service_app
 from parovoz.chassis.rest.idempotency import IdempotencyStore
 from parovoz.chassis.rest.probes import ServiceApp
 from parovoz.chassis.security.ratelimit import RateLimiter
+from parovoz.chassis.security.revocation import MemoryRevocationList, RevocationList
 from parovoz.chassis.security.tokens import TokenVerifier
 from parovoz.chassis.service import GrpcRegistration, Job, ServiceContext, ServiceSpec
 from parovoz.chassis.tasks import cancel
@@ -53,6 +54,8 @@ class ServiceHost:
     limiter: RateLimiter
     channels: dict[str, grpc.aio.Channel]
     seed_demo: bool = False
+    # the process's list of ended sessions (the one `tokens` consults); Auth's consumer feeds it
+    revocations: RevocationList = field(default_factory=MemoryRevocationList)
     ctx: ServiceContext = field(init=False)
     app: ServiceApp = field(init=False)
     relay: OutboxRelay = field(init=False)
@@ -70,6 +73,7 @@ class ServiceHost:
             tokens=self.tokens,
             limiter=self.limiter,
             channels=self.channels,
+            revocations=self.revocations,
         )
         self.relay = OutboxRelay(db, self.broker)
         db.add_commit_listener(self.relay.wake)

@@ -12,11 +12,13 @@ from parovoz.chassis.events.brokers.kafka import KafkaBroker
 from parovoz.chassis.obs.logging import get_logger
 from parovoz.chassis.rpc.server import bind, create_server
 from parovoz.chassis.security.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from parovoz.chassis.security.revocation import revocation_list
 from parovoz.chassis.security.tokens import JwksTokenVerifier
 from parovoz.gateway.app import Gateway
 from parovoz.gateway.upstreams import HttpUpstream
 from parovoz.runtime.host import ServiceHost
 from parovoz.runtime.http import serve_http
+from parovoz.runtime.identity import SECRET_SETTING, bind_own_source, service_credentials
 from parovoz.runtime.loop import run
 from parovoz.runtime.peers import jwks_from_auth, open_channels
 from parovoz.runtime.registry import service_specs
@@ -40,8 +42,13 @@ async def serve_service(name: str, settings: Settings) -> None:
     addresses = {peer: settings.peer_grpc(peer) for peer in {"auth", *spec.rpc_peers}}
     if name == "auth" and "AUTH_GRPC" not in settings.env:
         addresses["auth"] = f"127.0.0.1:{settings.grpc_port}"
-    channels = open_channels(addresses, settings, caller=name, peers=spec.rpc_peers)
-    verifier = JwksTokenVerifier(jwks_from_auth(channels["auth"]))
+    # no service token on this one: Auth's public keys and the service token itself come over it
+    bootstrap = open_channels({"auth": addresses["auth"]}, settings, caller=name, peers=())["auth"]
+    credentials = service_credentials(spec, bootstrap, settings.get(SECRET_SETTING))
+    channels = open_channels(addresses, settings, caller=name, peers=spec.rpc_peers, credentials=credentials)
+    revocations = revocation_list(settings)
+    await revocations.start()
+    verifier = JwksTokenVerifier(jwks_from_auth(bootstrap), revocations=revocations)
     limiter = rate_limiter(settings)
     host = ServiceHost(
         spec=spec,
@@ -52,8 +59,10 @@ async def serve_service(name: str, settings: Settings) -> None:
         limiter=limiter,
         channels=channels,
         seed_demo=settings.demo_data,
+        revocations=revocations,
     )
-    server, _health = create_server(host.grpc_registrations(), settings, service_name=name)
+    bind_own_source(credentials, spec, host.ctx)
+    server, _health = create_server(host.grpc_registrations(), settings, service_name=name, tokens=verifier)
     port = bind(server, settings.grpc_host, settings.grpc_port)
     await server.start()
     await host.start()
@@ -65,10 +74,11 @@ async def serve_service(name: str, settings: Settings) -> None:
         await verifier.close()
         await host.stop()
         await server.stop(grace=5)
-        for channel in channels.values():
+        for channel in [bootstrap, *channels.values()]:
             await channel.close()
         await broker.stop()
         await limiter.close()
+        await revocations.close()
 
 
 async def serve_gateway(settings: Settings) -> None:
@@ -81,8 +91,11 @@ async def serve_gateway(settings: Settings) -> None:
     missing = sorted(set(specs) - set(upstreams))
     if missing:
         log.warning("no PAROVOZ_<SERVICE>_HTTP for some services; their routes answer 503", services=missing)
+    # No service credential: the gateway only reads Auth's public keys (GetJwks is a public method).
     channels = open_channels({"auth": settings.peer_grpc("auth")}, settings, caller="gateway", peers=())
-    verifier = JwksTokenVerifier(jwks_from_auth(channels["auth"]))
+    revocations = revocation_list(settings)
+    await revocations.start()
+    verifier = JwksTokenVerifier(jwks_from_auth(channels["auth"]), revocations=revocations)
     await verifier.start()
     limiter = rate_limiter(settings)
     gateway = Gateway(
@@ -97,6 +110,7 @@ async def serve_gateway(settings: Settings) -> None:
     finally:
         await gateway.aclose()
         await verifier.close()
+        await revocations.close()
         for channel in channels.values():
             await channel.close()
 

@@ -12,6 +12,16 @@ import importlib
 from typing import Any
 
 SANDBOXES: dict[str, str] = {}
+# the captcha providers' verify endpoints (sandboxes/captcha.py)
+SANDBOXES.update(
+    {
+        "captcha-yandex": "parovoz.sandboxes.captcha:yandex_app",
+        "captcha-hcaptcha": "parovoz.sandboxes.captcha:hcaptcha_app",
+        "captcha-recaptcha": "parovoz.sandboxes.captcha:recaptcha_app",
+    }
+)
+# the OAuth providers of external sign-in (sandboxes/vk_id.py, sandboxes/ok.py)
+SANDBOXES.update({"vk-id": "parovoz.sandboxes.vk_id:app", "ok": "parovoz.sandboxes.ok:app"})
 
 
 def sandbox_app(name: str) -> Any:

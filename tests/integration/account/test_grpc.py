@@ -14,14 +14,18 @@ from parovoz.chassis.rpc.server import bind, create_server
 from parovoz.protos.platform.account.v1 import account_pb2, account_pb2_grpc
 from parovoz.services.account import SPEC
 from tests.integration.account.conftest import AccountHarness
+from tests.service_identity import service_channel, service_token
 
 
 @pytest.fixture
 async def stub(account: AccountHarness) -> AsyncIterator[account_pb2_grpc.AccountServiceStub]:
-    server, _health = create_server(SPEC.grpc(account.ctx), account.ctx.settings, service_name="account")
+    server, _health = create_server(
+        SPEC.grpc(account.ctx), account.ctx.settings, service_name="account", tokens=account.ctx.tokens
+    )
     port = bind(server, "127.0.0.1", 0)
     await server.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    # the Admin service is SetAccountStatus's caller; the lookups take any service
+    channel = service_channel(f"127.0.0.1:{port}", service_token(account.issuer.signing_key, "admin"))
     try:
         yield account_pb2_grpc.AccountServiceStub(channel)
     finally:

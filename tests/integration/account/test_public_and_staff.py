@@ -9,7 +9,7 @@ import orjson
 
 from tests.integration.account.conftest import AccountHarness
 
-PUBLIC_ATTRIBUTES = {"username", "displayName", "avatarUrl", "bio", "country", "createdAt"}
+PUBLIC_ATTRIBUTES = {"username", "displayName", "avatarUrl", "bio", "country", "createdAt", "visibility"}
 
 
 def codes(response) -> list[str]:

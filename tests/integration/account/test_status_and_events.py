@@ -16,6 +16,7 @@ from parovoz.protos.platform.account.v1 import account_pb2, account_pb2_grpc
 from parovoz.services.account import SPEC
 from tests.integration.account.conftest import AccountHarness
 from tests.integration.account.test_grpc import reason_of
+from tests.service_identity import service_channel, service_token
 
 BLOCKED = account_pb2.ACCOUNT_STATUS_BLOCKED
 ACTIVE = account_pb2.ACCOUNT_STATUS_ACTIVE
@@ -23,10 +24,13 @@ ACTIVE = account_pb2.ACCOUNT_STATUS_ACTIVE
 
 @pytest.fixture
 async def stub(account: AccountHarness) -> AsyncIterator[account_pb2_grpc.AccountServiceStub]:
-    server, _health = create_server(SPEC.grpc(account.ctx), account.ctx.settings, service_name="account")
+    server, _health = create_server(
+        SPEC.grpc(account.ctx), account.ctx.settings, service_name="account", tokens=account.ctx.tokens
+    )
     port = bind(server, "127.0.0.1", 0)
     await server.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    # the Admin service is SetAccountStatus's caller; the lookups take any service
+    channel = service_channel(f"127.0.0.1:{port}", service_token(account.issuer.signing_key, "admin"))
     try:
         yield account_pb2_grpc.AccountServiceStub(channel)
     finally:
@@ -49,7 +53,7 @@ async def test_block_and_unblock_emit_one_event_per_change(
     account: AccountHarness, stub: account_pb2_grpc.AccountServiceStub
 ) -> None:
     user_id = await account.register("boris")
-    assert SPEC.emits == ("account.user.updated.v1", "account.user.blocked.v1")
+    assert SPEC.emits == ("account.user.updated.v1", "account.user.blocked.v1", "account.user.deleted.v1")
 
     blocked = await stub.SetAccountStatus(set_status(user_id.upper(), BLOCKED, "  cheating  "), timeout=5)
     assert blocked.changed is True

@@ -46,7 +46,7 @@ async def _login(auth: AuthHarness, login: str) -> dict[str, str]:
 
 
 async def test_block_ends_sessions_and_sign_in_then_unblock_restores_it(auth: AuthHarness) -> None:
-    assert [s.event for s in SPEC.subscriptions] == ["account.user.blocked.v1"]
+    assert "account.user.blocked.v1" in [s.event for s in SPEC.subscriptions]
     consumer = EventConsumer(auth.ctx, SPEC.subscriptions, max_attempts=1)
     registered = await auth.register("kim@example.com", "kim")
     assert registered.status_code == 201

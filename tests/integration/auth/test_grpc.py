@@ -14,14 +14,17 @@ from parovoz.chassis.rpc.server import bind, create_server
 from parovoz.protos.platform.auth.v1 import auth_pb2, auth_pb2_grpc
 from parovoz.services.auth import SPEC
 from tests.integration.auth.conftest import AuthHarness, attributes
+from tests.service_identity import auth_service_token, service_channel
 
 
 @pytest.fixture
 async def stub(auth: AuthHarness) -> AsyncIterator[auth_pb2_grpc.AuthServiceStub]:
-    server, _health = create_server(SPEC.grpc(auth.ctx), auth.ctx.settings, service_name="auth")
+    server, _health = create_server(
+        SPEC.grpc(auth.ctx), auth.ctx.settings, service_name="auth", tokens=auth.ctx.tokens
+    )
     port = bind(server, "127.0.0.1", 0)
     await server.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    channel = service_channel(f"127.0.0.1:{port}", await auth_service_token(auth.ctx))
     yield auth_pb2_grpc.AuthServiceStub(channel)
     await channel.close()
     await server.stop(grace=None)

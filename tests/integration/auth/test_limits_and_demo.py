@@ -51,7 +51,8 @@ async def test_register_flood_meets_429(build_auth: BuildAuth) -> None:
 
 async def test_default_limits_stop_a_few_hundred_attempts_a_minute(auth: AuthHarness) -> None:
     statuses = [(await auth.login(f"u{i}", "wrong-password")).status_code for i in range(31)]
-    assert statuses[:30] == [401] * 30 and statuses[30] == 429
+    # the sign-in guard delays an address after 20 failures, before its rate limit's 30 a minute
+    assert statuses[:20] == [401] * 20 and set(statuses[20:]) == {429}
 
 
 async def test_demo_users_are_seeded_once(auth: AuthHarness) -> None:

@@ -1,4 +1,7 @@
-"""A real loopback gRPC server hosting a test AuthService built from the generated stubs."""
+"""A real loopback gRPC server hosting a test AuthService built from the generated stubs.
+
+The server trusts service tokens signed with `TEST_KEY`; `library_credentials()` are the ones the
+tests' channels present (caller "library")."""
 
 from __future__ import annotations
 
@@ -14,11 +17,21 @@ from parovoz.chassis.config import Settings
 from parovoz.chassis.errors import ApiError, register_messages
 from parovoz.chassis.rpc import bind, create_server
 from parovoz.chassis.rpc.metadata import caller_service
+from parovoz.chassis.security.keys import SigningKey
+from parovoz.chassis.security.service_credentials import ServiceCredentials
+from parovoz.chassis.security.tokens import JwksTokenVerifier, local_jwks_source
 from parovoz.chassis.service import GrpcRegistration
 from parovoz.protos.platform.auth.v1 import auth_pb2, auth_pb2_grpc
+from tests.service_identity import fixed_credentials, service_token
 
 AUTH_SERVICE = "platform.auth.v1.AuthService"
 LEAKED_SECRET = "password=hunter2 at db.internal:5432"
+TEST_KEY = SigningKey.generate()  # Auth's signing key as far as these servers know
+
+
+def library_credentials() -> ServiceCredentials:
+    return fixed_credentials("library", service_token(TEST_KEY, "library"))
+
 
 register_messages(
     {
@@ -72,9 +85,12 @@ async def servicer() -> RecordingAuthServicer:
     return RecordingAuthServicer()
 
 
-async def start_server(servicer: RecordingAuthServicer, settings: Settings) -> tuple[grpc.aio.Server, int]:
+async def start_server(
+    servicer: auth_pb2_grpc.AuthServiceServicer, settings: Settings, *, key: SigningKey = TEST_KEY
+) -> tuple[grpc.aio.Server, int]:
     registration = GrpcRegistration(AUTH_SERVICE, servicer, auth_pb2_grpc.add_AuthServiceServicer_to_server)
-    server, _health = create_server([registration], settings, service_name="auth")
+    tokens = JwksTokenVerifier(local_jwks_source([key]))
+    server, _health = create_server([registration], settings, service_name="auth", tokens=tokens)
     port = bind(server, "127.0.0.1", 0)
     await server.start()
     return server, port

@@ -13,15 +13,28 @@ from prometheus_client import REGISTRY
 from parovoz.chassis import context
 from parovoz.chassis.config import Settings
 from parovoz.chassis.rpc import api_error_from, check_health, open_channel, wait_ready
+from parovoz.chassis.security.tokens import TokenIssuer
 from parovoz.protos.platform.auth.v1 import auth_pb2, auth_pb2_grpc
-from tests.integration.rpc.conftest import AUTH_SERVICE, LEAKED_SECRET, RecordingAuthServicer
+from tests.integration.rpc.conftest import (
+    AUTH_SERVICE,
+    LEAKED_SECRET,
+    TEST_KEY,
+    RecordingAuthServicer,
+    library_credentials,
+)
 
 GET_USER = f"{AUTH_SERVICE}/GetUser"
 
 
 @pytest.fixture
 async def channel(auth_address: str) -> AsyncIterator[grpc.aio.Channel]:
-    ch = open_channel(auth_address, Settings(), caller="library", idempotent_methods=[GET_USER])
+    ch = open_channel(
+        auth_address,
+        Settings(),
+        caller="library",
+        idempotent_methods=[GET_USER],
+        credentials=library_credentials(),
+    )
     await wait_ready(ch, 5)
     yield ch
     await ch.close()
@@ -86,10 +99,11 @@ async def test_unexpected_exception_is_internal_without_internals(channel: grpc.
 
 async def test_context_travels_as_metadata(channel: grpc.aio.Channel) -> None:
     stub = auth_pb2_grpc.AuthServiceStub(channel)
+    user_token = TokenIssuer(TEST_KEY).issue("user-1", ["user"], "session-1", 600).token
     tokens = [
         (context.request_id, context.request_id.set("req-123")),
         (context.correlation_id, context.correlation_id.set("corr-456")),
-        (context.user_token, context.user_token.set("user.jwt.token")),
+        (context.user_token, context.user_token.set(user_token)),
         (context.language, context.language.set("en")),
     ]
     try:
@@ -99,8 +113,8 @@ async def test_context_travels_as_metadata(channel: grpc.aio.Channel) -> None:
             var.reset(token)
     assert reply.session_id == "req-123"
     assert reply.token_id == "corr-456"
-    assert reply.user_id == "user.jwt.token"
-    assert list(reply.roles) == ["library", "en"]
+    assert reply.user_id == user_token
+    assert list(reply.roles) == ["library", "en"]  # the caller: the name its service token proves
 
 
 async def test_server_generates_request_id_and_no_user_without_context(channel: grpc.aio.Channel) -> None:
@@ -113,7 +127,9 @@ async def test_server_generates_request_id_and_no_user_without_context(channel: 
 
 
 async def test_default_deadline_applies(auth_address: str) -> None:
-    ch = open_channel(auth_address, Settings(), caller="library", default_timeout=0.3)
+    ch = open_channel(
+        auth_address, Settings(), caller="library", default_timeout=0.3, credentials=library_credentials()
+    )
     try:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await auth_pb2_grpc.AuthServiceStub(ch).GetUser(auth_pb2.GetUserRequest(user_id="slow"))
@@ -126,7 +142,9 @@ async def test_default_deadline_applies(auth_address: str) -> None:
 
 
 async def test_explicit_timeout_overrides_default(auth_address: str) -> None:
-    ch = open_channel(auth_address, Settings(), caller="library", default_timeout=0.1)
+    ch = open_channel(
+        auth_address, Settings(), caller="library", default_timeout=0.1, credentials=library_credentials()
+    )
     try:
         reply = await auth_pb2_grpc.AuthServiceStub(ch).GetUser(
             auth_pb2.GetUserRequest(user_id="u1"), timeout=5
@@ -178,7 +196,9 @@ async def test_crashes_and_expired_deadlines_are_measured_with_their_codes(auth_
         return REGISTRY.get_sample_value("parovoz_grpc_server_handled_seconds_count", labels) or 0.0
 
     internal_before, expired_before = count("INTERNAL"), count("DEADLINE_EXCEEDED")
-    ch = open_channel(auth_address, Settings(), caller="library", default_timeout=0.2)
+    ch = open_channel(
+        auth_address, Settings(), caller="library", default_timeout=0.2, credentials=library_credentials()
+    )
     stub = auth_pb2_grpc.AuthServiceStub(ch)
     try:
         for user_id in ("boom", "slow"):

@@ -16,7 +16,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from parovoz.chassis.config import Settings
 from parovoz.chassis.rpc import check_health, open_channel
 from parovoz.protos.platform.auth.v1 import auth_pb2, auth_pb2_grpc
-from tests.integration.rpc.conftest import RecordingAuthServicer, start_server
+from tests.integration.rpc.conftest import RecordingAuthServicer, library_credentials, start_server
 
 
 def _name(common_name: str) -> x509.Name:
@@ -102,7 +102,9 @@ def make_pki(directory: Path) -> dict[str, str]:
 
 
 async def get_user(address: str, settings: Settings) -> auth_pb2.GetUserResponse:
-    channel = open_channel(address, settings, caller="library", default_timeout=2)
+    channel = open_channel(
+        address, settings, caller="library", default_timeout=2, credentials=library_credentials()
+    )
     try:
         return await auth_pb2_grpc.AuthServiceStub(channel).GetUser(auth_pb2.GetUserRequest(user_id="u1"))
     finally:

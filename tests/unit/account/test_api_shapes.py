@@ -45,7 +45,9 @@ def test_own_document_is_a_users_resource_with_camel_case_attributes() -> None:
 
 def test_public_document_carries_no_private_attribute() -> None:
     attributes = api.public_document(ACCOUNT)["data"]["attributes"]
-    assert set(attributes) == {"username", "displayName", "avatarUrl", "bio", "country", "createdAt"}
+    # the visibility says why a private profile shows less; it is no personal data
+    public = {"username", "displayName", "avatarUrl", "bio", "country", "createdAt", "visibility"}
+    assert set(attributes) == public
 
 
 def test_if_match() -> None:

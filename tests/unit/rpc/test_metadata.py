@@ -55,19 +55,22 @@ def test_outgoing_metadata_from_context() -> None:
         "accept-language": "ru",
         "x-request-id": "r1",
         "x-correlation-id": "r1",
-        "authorization": "Bearer jwt",
+        # the user's token has its own key: `authorization` carries the calling service's token
+        "x-user-token": "jwt",
     }
 
 
-def test_outgoing_metadata_without_user_has_no_authorization() -> None:
-    assert "authorization" not in dict(outgoing_metadata("payment"))
+def test_outgoing_metadata_without_user_has_no_user_token() -> None:
+    pairs = dict(outgoing_metadata("payment"))
+    assert "x-user-token" not in pairs and "authorization" not in pairs
 
 
 def test_bind_incoming_sets_and_undo_restores() -> None:
     metadata = [
         ("x-request-id", "r9"),
         ("x-correlation-id", "c9"),
-        ("authorization", "Bearer tok"),
+        ("x-user-token", "tok"),
+        ("authorization", "Bearer service-token"),
         ("accept-language", "en-GB"),
         ("x-caller-service", "gateway"),
     ]
@@ -86,8 +89,8 @@ def test_bind_incoming_sets_and_undo_restores() -> None:
     assert context.language.get() == "ru"
 
 
-def test_bind_incoming_ignores_non_bearer_authorization() -> None:
-    undo = bind_incoming([("authorization", "Basic dXNlcjpwYXNz")], "/x.Y/Z")
+def test_bind_incoming_never_takes_the_service_token_for_the_users() -> None:
+    undo = bind_incoming([("authorization", "Bearer service-token")], "/x.Y/Z")
     try:
         assert context.user_token.get() is None
     finally:

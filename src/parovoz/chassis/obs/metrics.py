@@ -42,6 +42,15 @@ RATE_LIMIT_FAIL_OPEN = Counter(
     "Rate-limit checks let through because the limiter's store was unreachable.",
     ["backend"],
 )
+# The revocation list of ended sessions (chassis/security/revocation.py), by backend.
+REVOKED_SESSIONS = Gauge(
+    "parovoz_revoked_sessions", "Ended sessions whose access tokens are still refused here.", ["backend"]
+)
+REVOCATION_SYNC_FAILURES = Counter(
+    "parovoz_revocation_sync_failures_total",
+    "Revocation-list operations that failed on its shared store (the last known list kept serving).",
+    ["backend", "operation"],
+)
 
 
 def observe_http(service: str, method: str, route: str, status: int, seconds: float) -> None:

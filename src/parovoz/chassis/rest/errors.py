@@ -27,6 +27,8 @@ def _item_json(item: ErrorItem, language: str) -> dict[str, Any]:
         source["parameter"] = item.parameter
     if source:
         entry["source"] = source
+    if item.meta:
+        entry["meta"] = dict(item.meta)
     return entry
 
 

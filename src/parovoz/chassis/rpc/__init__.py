@@ -7,8 +7,13 @@ How a service uses it:
   `ApiError` like any other layer (the caller gets the status code plus an `ErrorInfo` whose
   reason is the error code) and read `chassis.context` (request id, correlation id, language,
   user token) and `rpc.metadata.caller_service`, all set from the call's metadata.
+- Identity: every call presents the calling service's token (`authorization: Bearer`), checked by
+  the server against Auth's keys (`create_server(..., tokens=jwks_verifier)`) before the servicer
+  runs; servicers read `identity.calling_service` / `identity.calling_user` and declare
+  `@identity.public_method` or `@identity.allowed_callers("admin")` (see identity.py).
 - Call: `channel = open_channel(settings.peer_grpc("auth"), settings, caller="library",
-  idempotent_methods=["platform.auth.v1.AuthService/GetUser"])`, then the generated stub over it.
+  idempotent_methods=["platform.auth.v1.AuthService/GetUser"], credentials=service_credentials)`
+  (the runtime builds these channels: `ctx.channel("auth")`), then the generated stub over it.
   The context travels as metadata, each call gets a default deadline, idempotent methods are
   retried on UNAVAILABLE. Turn a failure into the error to rethrow with
   `except grpc.aio.AioRpcError as exc: raise api_error_from(exc, service="auth")`.

@@ -2,7 +2,9 @@
 
 The client side turns the current context (request id, correlation id, language, the end user's
 token) into metadata; the server side turns metadata back into the same context variables, so a
-servicer (and anything it logs, emits or calls) sees the operation it is part of.
+servicer (and anything it logs, emits or calls) sees the operation it is part of. `authorization`
+carries the calling service's own token (client.py adds it, identity.py checks it); the end user's
+token, when a call acts for one, travels in `x-user-token`.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ REQUEST_ID = "x-request-id"
 CORRELATION_ID = "x-correlation-id"
 ACCEPT_LANGUAGE = "accept-language"
 AUTHORIZATION = "authorization"
+USER_TOKEN = "x-user-token"
 CALLER_SERVICE = "x-caller-service"
 
-# Name of the service that made the current incoming call (from `x-caller-service`).
+# Name of the service that made the current incoming call: the verified name of its service token
+# once the server has checked it (identity.py), never just the `x-caller-service` claim.
 caller_service: ContextVar[str | None] = ContextVar("parovoz_rpc_caller_service", default=None)
 # Service whose servicer handles the current call ("auth" for platform.auth.v1.AuthService);
 # it names the domain of the errors the call returns.
@@ -69,7 +73,7 @@ def outgoing_metadata(caller: str) -> list[tuple[str, str]]:
         pairs.append((CORRELATION_ID, correlation_id))
     user_token = context.user_token.get()
     if user_token:
-        pairs.append((AUTHORIZATION, f"Bearer {user_token}"))
+        pairs.append((USER_TOKEN, user_token))
     return pairs
 
 
@@ -84,9 +88,7 @@ def bind_incoming(metadata: Iterable[Any] | None, method: str) -> Callable[[], N
     """Set the context variables from an incoming call's metadata; returns a function undoing it."""
     entries = list(metadata or ())
     request_id = _first(entries, REQUEST_ID) or str(uuid.uuid4())
-    authorization = _first(entries, AUTHORIZATION) or ""
-    scheme, _, token = authorization.partition(" ")
-    user_token = token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    user_token = (_first(entries, USER_TOKEN) or "").strip() or None
     resets: list[Callable[[], None]] = []
 
     def put(var: ContextVar[Any], value: Any) -> None:
@@ -97,6 +99,7 @@ def bind_incoming(metadata: Iterable[Any] | None, method: str) -> Callable[[], N
     put(context.correlation_id, _first(entries, CORRELATION_ID) or request_id)
     put(context.user_token, user_token)
     put(context.language, preferred_language(_first(entries, ACCEPT_LANGUAGE)))
+    # the claim only, until the service token is verified (identity.py replaces it)
     put(caller_service, _first(entries, CALLER_SERVICE))
     put(serving_service, service_of_method(method))
 

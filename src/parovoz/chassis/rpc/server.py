@@ -1,8 +1,9 @@
 """The gRPC server every service runs: interceptors, the health service, TLS.
 
 `create_server` installs one interceptor that, for each call, binds the caller's metadata to the
-chassis context variables, turns an `ApiError` into the rich status, hides any other exception
-behind a generic INTERNAL, and records the call's duration. `bind` listens with TLS when the
+chassis context variables, checks the caller's service token (and the user token it forwards, see
+identity.py), turns an `ApiError` into the rich status, hides any other exception behind a generic
+INTERNAL, and records the call's duration. `bind` listens with TLS when the
 settings name a certificate (mTLS when they name a CA too).
 """
 
@@ -25,7 +26,9 @@ from prometheus_client import Histogram
 from parovoz.chassis.config import Settings
 from parovoz.chassis.errors import ApiError
 from parovoz.chassis.rpc.errors import abort, grpc_code_for
+from parovoz.chassis.rpc.identity import CallAuthenticator, access_rules
 from parovoz.chassis.rpc.metadata import bind_incoming, serving_service
+from parovoz.chassis.security.tokens import JwksTokenVerifier
 from parovoz.chassis.service import GrpcRegistration
 
 log = logging.getLogger("parovoz.rpc")
@@ -75,8 +78,9 @@ def _code_of(context: grpc.aio.ServicerContext) -> grpc.StatusCode:
 class ChassisServerInterceptor(grpc.aio.ServerInterceptor):
     """Context from metadata, ApiError → rich status, other exceptions → INTERNAL, metrics."""
 
-    def __init__(self, service_name: str) -> None:
+    def __init__(self, service_name: str, authenticator: CallAuthenticator) -> None:
         self._service_name = service_name
+        self._authenticator = authenticator
 
     async def intercept_service(
         self,
@@ -98,13 +102,17 @@ class ChassisServerInterceptor(grpc.aio.ServerInterceptor):
 
     def _wrap(self, inner: Callable[..., Any], method: str) -> UnaryBehavior:
         fallback_service = self._service_name
+        authenticator = self._authenticator
 
         async def behavior(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            undo = bind_incoming(context.invocation_metadata(), method)
+            metadata = context.invocation_metadata() or ()
+            undo = bind_incoming(metadata, method)
+            undo_identity = None
             service = serving_service.get() or fallback_service
             started = time.perf_counter()
             code = grpc.StatusCode.OK
             try:
+                undo_identity = await authenticator.authenticate(method, metadata)
                 result = inner(request, context)
                 if inspect.isawaitable(result):
                     result = await result
@@ -130,6 +138,8 @@ class ChassisServerInterceptor(grpc.aio.ServerInterceptor):
                 SERVER_HANDLED_SECONDS.labels(service, method, code.name).observe(
                     time.perf_counter() - started
                 )
+                if undo_identity is not None:
+                    undo_identity()
                 undo()
 
         return behavior
@@ -140,10 +150,15 @@ def create_server(
     settings: Settings,
     *,
     service_name: str,
+    tokens: JwksTokenVerifier | None = None,
 ) -> tuple[grpc.aio.Server, HealthServicer]:
-    """A server hosting the registrations and the health service; listen with `bind`."""
+    """A server hosting the registrations and the health service; listen with `bind`.
+
+    `tokens` holds Auth's public keys: service tokens (and forwarded user tokens) are checked with
+    them. Without it every call but the public ones is refused (UNAUTHENTICATED)."""
+    authenticator = CallAuthenticator(tokens, access_rules(registrations))
     server = grpc.aio.server(
-        interceptors=[ChassisServerInterceptor(service_name)],
+        interceptors=[ChassisServerInterceptor(service_name, authenticator)],
         # never share a port with another process silently
         options=[("grpc.so_reuseport", 0)],
     )

@@ -17,6 +17,8 @@ class Principal:
     session_id: str | None
     token_id: str
     expires_at: datetime
+    # the user's language from the token's `lang` claim ("ru"/"en"); None when it has none
+    language: str | None = None
 
     def has_any_role(self, *roles: str) -> bool:
         return not self.roles.isdisjoint(roles)

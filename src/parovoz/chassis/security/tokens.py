@@ -19,11 +19,12 @@ from typing import Any, Protocol, runtime_checkable
 import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
-from parovoz.chassis.errors import ApiError
+from parovoz.chassis.errors import LANGUAGES, ApiError
 from parovoz.chassis.obs.logging import get_logger
 from parovoz.chassis.security import jws
 from parovoz.chassis.security.keys import ALGORITHM, SigningKey, jwks, parse_public_jwks
 from parovoz.chassis.security.principal import Principal
+from parovoz.chassis.security.revocation import RevocationList
 
 __all__ = [
     "IssuedToken",
@@ -35,11 +36,14 @@ __all__ = [
     "invalid_token",
     "jwks",
     "local_jwks_source",
+    "session_ended",
 ]
 
 DEFAULT_ISSUER = "parovoz-auth"
 DEFAULT_AUDIENCE = "parovoz"
 _HEADER_CACHE_SIZE = 64
+# Seconds of clock skew `exp`/`nbf` tolerate: a revoked session's entry must outlive its tokens by it.
+DEFAULT_LEEWAY = 30.0
 
 log = get_logger(__name__)
 
@@ -47,6 +51,16 @@ log = get_logger(__name__)
 def invalid_token() -> ApiError:
     """401 INVALID_TOKEN with the RFC 6750 challenge; never says what exactly was wrong."""
     return ApiError(401, "INVALID_TOKEN", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
+def session_ended() -> ApiError:
+    """The same 401 INVALID_TOKEN for a token of an ended session; only the RFC 6750 challenge's
+    `error_description` (for developers, not localized) says why: the catalogue's detail is generic."""
+    return ApiError(
+        401,
+        "INVALID_TOKEN",
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token", error_description="session ended"'},
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +81,13 @@ class TokenIssuer:
         self.audience = audience
 
     def issue(
-        self, user_id: str, roles: Iterable[str], session_id: str | None, ttl_seconds: int
+        self,
+        user_id: str,
+        roles: Iterable[str],
+        session_id: str | None,
+        ttl_seconds: int,
+        *,
+        language: str | None = None,
     ) -> IssuedToken:
         now = int(time.time())
         token_id = str(uuid.uuid4())
@@ -83,6 +103,10 @@ class TokenIssuer:
             "iss": self.issuer,
             "aud": self.audience,
         }
+        if language:
+            # the user's language ("ru"/"en"): the gateway sends it on as Accept-Language when the
+            # client sent none, so messages follow the user's setting
+            claims["lang"] = language
         token = jwt.encode(
             claims, self.signing_key.private_key, algorithm=ALGORITHM, headers={"kid": self.signing_key.kid}
         )
@@ -114,6 +138,9 @@ class _UnknownKey(Exception):
     """The token names a `kid` we do not hold (yet): a refresh may help."""
 
 
+UnknownSigningKey = _UnknownKey  # public name, for verifiers of other token kinds sharing these keys
+
+
 class JwksTokenVerifier:
     """Verifies access tokens against a JWK Set fetched from the auth service (and refreshed)."""
 
@@ -123,12 +150,15 @@ class JwksTokenVerifier:
         *,
         issuer: str = DEFAULT_ISSUER,
         audience: str = DEFAULT_AUDIENCE,
-        leeway: float = 30,
+        leeway: float = DEFAULT_LEEWAY,
         refresh_interval: float = 300,
         min_refresh_gap: float = 5,
         cache_size: int = 4096,
+        revocations: RevocationList | None = None,
     ) -> None:
         self._fetch_jwks = fetch_jwks
+        # Ended sessions: their tokens are refused although signature and claims still hold.
+        self.revocations = revocations
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway
@@ -204,6 +234,15 @@ class JwksTokenVerifier:
     # -- verification -------------------------------------------------------------------------
 
     def _verify(self, token: str, now: float) -> Principal:
+        principal = self._verify_token(token, now)
+        # The one place ended sessions are refused (a dict lookup, cached tokens included).
+        revocations = self.revocations
+        if revocations is not None and principal.session_id is not None:
+            if revocations.is_revoked(principal.session_id, now):
+                raise session_ended()
+        return principal
+
+    def _verify_token(self, token: str, now: float) -> Principal:
         cached = self._verified.get(token)
         if cached is not None:
             if now < cached[1]:
@@ -239,6 +278,17 @@ class JwksTokenVerifier:
             self._header_keys.clear()  # only crafted headers get here: no need for finesse
         self._header_keys[header_segment] = key
         return key
+
+    # -- the keys, for other token kinds signed with them (service tokens) --------------------
+
+    def key_for_header(self, header_segment: str) -> RSAPublicKey:
+        """The public key a compact JWS header segment names (RS256 only); raises `UnknownSigningKey`
+        for a `kid` we do not hold and `jws.InvalidJws` for a bad header."""
+        return self._key_for(header_segment)
+
+    async def refresh_for_unknown_key(self) -> None:
+        """Fetch the JWK Set again (throttled, shared with user-token verification)."""
+        await self._refresh_throttled()
 
     # -- key refresh --------------------------------------------------------------------------
 
@@ -280,6 +330,9 @@ class JwksTokenVerifier:
 
 
 def _principal_from(claims: dict[str, Any]) -> Principal:
+    # A service token (aud "parovoz-services") already fails the audience check; this says it twice.
+    if claims.get("token_use", "access") != "access":
+        raise jws.InvalidJws("not an access token")
     subject, token_id, roles = claims["sub"], claims["jti"], claims.get("roles", [])
     session_id = claims.get("sid")
     if not isinstance(subject, str) or not subject or not isinstance(token_id, str) or not token_id:
@@ -288,10 +341,13 @@ def _principal_from(claims: dict[str, Any]) -> Principal:
         raise jws.InvalidJws("roles must be a list of strings")
     if session_id is not None and not isinstance(session_id, str):
         raise jws.InvalidJws("sid must be a string")
+    language = claims.get("lang")
     return Principal(
         user_id=subject,
         roles=frozenset(roles),
         session_id=session_id,
         token_id=token_id,
         expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+        # only a language we serve; anything else is as if the claim were absent
+        language=language if language in LANGUAGES else None,
     )

@@ -28,8 +28,9 @@ from parovoz.chassis.rest.query import CollectionSpec, parse_list_query, select_
 from parovoz.chassis.security.principal import Principal
 from parovoz.chassis.security.roles import STAFF
 from parovoz.chassis.service import ServiceContext
-from parovoz.services.account import store
-from parovoz.services.account.domain import profile
+from parovoz.services.account import privacy_store, store
+from parovoz.services.account.domain import privacy, profile
+from parovoz.services.account.domain.privacy import Privacy, Viewer
 from parovoz.services.account.domain.profile import Account
 from parovoz.services.account.errors import account_not_found, invalid_profile
 from parovoz.services.account.events import emit_user_updated
@@ -40,7 +41,7 @@ USERNAME_PREFIX_MAX = 64
 # new day first, so the latest acceptable birth date is today there.
 _EARLIEST_OFFSET_AHEAD_OF_UTC = timedelta(hours=14)
 
-_CAMEL = {name: to_camel(name) for name in profile.PRIVATE_FIELDS}
+_CAMEL = {name: to_camel(name) for name in profile.STAFF_FIELDS}
 
 # The staff listing: every attribute selectable; sort and filters as the back office needs them.
 # `username` as a simple parameter is a case-insensitive prefix search (see `_username_prefix`);
@@ -48,7 +49,7 @@ _CAMEL = {name: to_camel(name) for name in profile.PRIVATE_FIELDS}
 USERS_COLLECTION = CollectionSpec(
     fields={
         "id": store.accounts.c.id,
-        **{_CAMEL[name]: store.ACCOUNT_COLUMNS[name] for name in profile.PRIVATE_FIELDS},
+        **{_CAMEL[name]: store.ACCOUNT_COLUMNS[name] for name in profile.STAFF_FIELDS},
     },
     sortable=("createdAt", "username", "displayName", "country"),
     default_sort=("-createdAt",),
@@ -63,7 +64,7 @@ USERS_COLLECTION = CollectionSpec(
         "createdAt": ("gt", "gte", "lt", "lte"),
         "updatedAt": ("gt", "gte", "lt", "lte"),
     },
-    selectable=dict.fromkeys(_CAMEL[name] for name in profile.PRIVATE_FIELDS),
+    selectable=dict.fromkeys(_CAMEL[name] for name in profile.STAFF_FIELDS),
     tiebreaker="id",
     extra_parameters=("username",),
 )
@@ -96,7 +97,7 @@ _LIST_PARAMETERS = [
     _query_parameter("username", "Case-insensitive username prefix."),
     _query_parameter("country", "ISO 3166-1 alpha-2; several separated by commas."),
     _query_parameter("language", "ru or en; several separated by commas."),
-    _query_parameter("status", "active or blocked; several separated by commas."),
+    _query_parameter("status", "active, blocked or deleted; several separated by commas."),
     _query_parameter(
         "createdAt_min", "Created at or after (RFC 3339).", {"type": "string", "format": "date-time"}
     ),
@@ -126,9 +127,13 @@ def own_document(account: Account) -> dict[str, Any]:
     return document(resource(RESOURCE_TYPE, account.id, _attributes(profile.private_profile(account))))
 
 
-def public_document(account: Account) -> dict[str, Any]:
-    """What anyone reads at `/users/{id}`."""
-    return document(resource(RESOURCE_TYPE, account.id, _attributes(profile.public_profile(account))))
+def public_document(
+    account: Account, settings: Privacy | None = None, viewer: Viewer | None = None
+) -> dict[str, Any]:
+    """What `viewer` (anonymous when None) reads at `/users/{id}`: the privacy settings decide
+    between the public profile and the minimal card (`privacy.profile_for`)."""
+    shown = privacy.profile_for(viewer or Viewer(), account, settings or Privacy())
+    return document(resource(RESOURCE_TYPE, account.id, {to_camel(k): v for k, v in shown.items()}))
 
 
 def if_match_satisfied(if_match: str, current_etag: str) -> bool:
@@ -166,7 +171,8 @@ def build_router(ctx: ServiceContext) -> APIRouter:
         if user_id is not None:
             async with db.connect() as conn:
                 account = await store.get_account(conn, user_id)
-        if account is None:  # registered, but Auth's event is not handled yet
+        if account is None or account.status == profile.STATUS_DELETED:
+            # registered, but Auth's event is not handled yet; or deleted: nobody's any more
             raise account_not_found()
         return conditional(request, own_document(account), account.updated_at)
 
@@ -189,7 +195,7 @@ def build_router(ctx: ServiceContext) -> APIRouter:
             raise account_not_found()
         async with db.transaction() as uow:
             account = await store.get_account(uow.conn, user_id, for_update=True)
-            if account is None:
+            if account is None or account.status == profile.STATUS_DELETED:
                 raise account_not_found()
             if_match = request.headers.get("if-match")
             current_etag = etag_of(dumps(own_document(account)))
@@ -212,13 +218,21 @@ def build_router(ctx: ServiceContext) -> APIRouter:
         # A malformed id names no account: the same 404 as an unknown one, nothing to learn from it.
         canonical = profile.canonical_user_id(user_id)
         account = None
+        settings = Privacy()
         if canonical is not None:
             async with db.connect() as conn:
                 account = await store.get_account(conn, canonical)
+                if account is not None:
+                    settings = await privacy_store.get_privacy(conn, canonical)
         viewer_is_staff = viewer is not None and viewer.is_staff
         if account is None or not profile.is_visible(account, viewer_is_staff=viewer_is_staff):
             raise account_not_found()
-        return conditional(request, public_document(account), account.updated_at)
+        seen_by = Viewer(
+            user_id=profile.canonical_user_id(viewer.user_id) if viewer is not None else None,
+            is_staff=viewer_is_staff,
+        )
+        changed = max(account.updated_at, settings.updated_at or account.updated_at)
+        return conditional(request, public_document(account, settings, seen_by), changed)
 
     @router.get(
         "",
@@ -238,7 +252,7 @@ def build_router(ctx: ServiceContext) -> APIRouter:
             )
         items = [
             select_fields(
-                resource(RESOURCE_TYPE, account.id, _attributes(profile.private_profile(account))),
+                resource(RESOURCE_TYPE, account.id, _attributes(profile.staff_profile(account))),
                 query.fields,
             )
             for account in page

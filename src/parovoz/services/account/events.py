@@ -1,5 +1,6 @@
 """Account's events: the handler (a registration at Auth becomes an account with its profile) and
-what Account emits (`account.user.updated.v1`, `account.user.blocked.v1`)."""
+what Account emits (`account.user.updated.v1`, `account.user.blocked.v1`,
+`account.user.deleted.v1`)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,16 @@ from parovoz.chassis.events.cloudevents import CloudEvent, InvalidEvent
 from parovoz.chassis.obs.logging import get_logger
 from parovoz.contracts.events import (
     ACCOUNT_USER_BLOCKED,
+    ACCOUNT_USER_DELETED,
     ACCOUNT_USER_UPDATED,
     AccountUserBlockedV1,
+    AccountUserDeletedV1,
     AccountUserUpdatedV1,
     UserRegisteredV1,
 )
-from parovoz.services.account import store
+from parovoz.services.account import privacy_store, store
 from parovoz.services.account.domain import profile
+from parovoz.services.account.domain.consents import clipped_user_agent
 
 if TYPE_CHECKING:
     from parovoz.chassis.db import UnitOfWork
@@ -24,7 +28,7 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-EMITS: tuple[str, ...] = (ACCOUNT_USER_UPDATED.name, ACCOUNT_USER_BLOCKED.name)
+EMITS: tuple[str, ...] = (ACCOUNT_USER_UPDATED.name, ACCOUNT_USER_BLOCKED.name, ACCOUNT_USER_DELETED.name)
 
 
 async def on_user_registered(ctx: ServiceContext, uow: UnitOfWork, event: CloudEvent) -> None:
@@ -51,6 +55,20 @@ async def on_user_registered(ctx: ServiceContext, uow: UnitOfWork, event: CloudE
         registered_at=registered_at,
     )
     created = await store.insert_account(uow.conn, account)
+    if created:
+        # 152-FZ: the consents given at sign-up, one record per purpose and version.
+        for consent in data.consents:
+            await privacy_store.add_consent(
+                uow.conn,
+                user_id,
+                purpose=consent.purpose,
+                version=consent.version,
+                given_at=consent.given_at
+                if consent.given_at.tzinfo
+                else consent.given_at.replace(tzinfo=UTC),
+                ip=consent.ip,
+                user_agent=clipped_user_agent(consent.user_agent),
+            )
     log.info("account_created" if created else "account_exists", user_id=user_id, event_id=event.id)
 
 
@@ -73,4 +91,13 @@ async def emit_user_blocked(
         ACCOUNT_USER_BLOCKED.name,
         subject=user_id,
         data=AccountUserBlockedV1(user_id=user_id, blocked=blocked, reason=reason, changed_at=changed_at),
+    )
+
+
+async def emit_user_deleted(uow: UnitOfWork, user_id: str, deleted_at: datetime) -> None:
+    """`account.user.deleted.v1` in `uow`'s transaction (with the anonymisation it announces)."""
+    await uow.emit(
+        ACCOUNT_USER_DELETED.name,
+        subject=user_id,
+        data=AccountUserDeletedV1(user_id=user_id, deleted_at=deleted_at),
     )

@@ -4,21 +4,35 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from parovoz.chassis.service import ServiceSpec, Subscription
+from fastapi import APIRouter
+
+from parovoz.chassis.service import ServiceContext, ServiceSpec, Subscription
 from parovoz.contracts.events import AUTH_USER_REGISTERED
-from parovoz.services.account.api import build_router
+from parovoz.services.account import api, api_data, api_privacy
 from parovoz.services.account.events import EMITS, on_user_registered
+from parovoz.services.account.export_job import JOBS
 from parovoz.services.account.rpc import grpc_registrations
+
+
+def _router(ctx: ServiceContext) -> APIRouter:
+    router = APIRouter()
+    # privacy, settings, consents; data exports and deletion; profiles and the staff listing
+    for build in (api_privacy.build_router, api_data.build_router, api.build_router):
+        router.include_router(build(ctx))
+    return router
+
 
 SPEC = ServiceSpec(
     name="account",
     title="Account",
     http_prefixes=("/api/v1/users",),
     migrations=Path(__file__).parent / "migrations",
-    router=build_router,
+    router=_router,
     grpc=grpc_registrations,
     # Accounts come from Auth's registrations; there is no demo data of our own to seed.
     subscriptions=(Subscription(AUTH_USER_REGISTERED.name, on_user_registered),),
     emits=EMITS,
-    rpc_peers=(),
+    # Auth: re-checking the user before a deletion, its part of a data export.
+    rpc_peers=("auth",),
+    jobs=JOBS,
 )

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from parovoz.services.account.domain import deletion
 from parovoz.services.account.domain.profile import Account
 
 metadata = sa.MetaData()
@@ -26,6 +27,9 @@ accounts = sa.Table(
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status_reason", sa.Text, nullable=True),
+    sa.Column("status_changed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("status_changed_by", sa.Uuid(as_uuid=False), nullable=True),
 )
 
 profiles = sa.Table(
@@ -39,6 +43,18 @@ profiles = sa.Table(
     sa.Column("language", sa.Text, nullable=False),
     sa.Column("birth_date", sa.Date, nullable=True),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Every change of an account's status: who set which status when, and why.
+status_history = sa.Table(
+    "account_status_history",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("user_id", sa.Uuid(as_uuid=False), sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("changed_by", sa.Uuid(as_uuid=False), nullable=True),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 # A change of status (staff) touches `accounts`, a profile edit touches `profiles`: the account
@@ -60,6 +76,8 @@ ACCOUNT_COLUMNS: dict[str, ColumnElement[Any]] = {
     "status": accounts.c.status,
     "created_at": accounts.c.created_at,
     "updated_at": account_updated_at,
+    "status_reason": accounts.c.status_reason,
+    "status_changed_at": accounts.c.status_changed_at,
 }
 
 _JOINED = accounts.join(profiles, profiles.c.user_id == accounts.c.id)
@@ -136,10 +154,32 @@ async def update_profile(
     )
 
 
-async def set_status(conn: AsyncConnection, user_id: str, status: str, *, now: datetime) -> None:
-    """Write the account's `status` (staff) and stamp `accounts.updated_at`."""
+async def set_status(
+    conn: AsyncConnection,
+    user_id: str,
+    status: str,
+    *,
+    now: datetime,
+    reason: str | None = None,
+    changed_by: str | None = None,
+) -> None:
+    """Write the account's `status` (staff) with why and by whom, stamp `accounts.updated_at`,
+    and add the change to the status history."""
     await conn.execute(
-        sa.update(accounts).where(accounts.c.id == user_id).values(status=status, updated_at=now)
+        sa.update(accounts)
+        .where(accounts.c.id == user_id)
+        .values(
+            status=status,
+            updated_at=now,
+            status_reason=reason,
+            status_changed_at=now,
+            status_changed_by=changed_by,
+        )
+    )
+    await conn.execute(
+        sa.insert(status_history).values(
+            user_id=user_id, status=status, reason=reason, changed_by=changed_by, changed_at=now
+        )
     )
 
 
@@ -159,3 +199,19 @@ async def list_accounts(
     page = _SELECT.where(*where).order_by(*order_by).offset(offset).limit(limit)
     rows = await conn.execute(page)
     return [_account(row) for row in rows], int(total or 0)
+
+
+async def anonymise_account(conn: AsyncConnection, user_id: str, *, now: datetime) -> None:
+    """Erase the personal data of the account (152-FZ): placeholders for username and e-mail, the
+    profile cleared, status `deleted` (recorded in the status history as set by the user)."""
+    await conn.execute(
+        sa.update(profiles)
+        .where(profiles.c.user_id == user_id)
+        .values(**deletion.anonymised_profile(), updated_at=now)
+    )
+    await conn.execute(
+        sa.update(accounts).where(accounts.c.id == user_id).values(**deletion.anonymised_identity(user_id))
+    )
+    await set_status(
+        conn, user_id, deletion.STATUS_DELETED, now=now, reason=deletion.DELETION_REASON, changed_by=user_id
+    )

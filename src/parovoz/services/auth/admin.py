@@ -1,4 +1,5 @@
-"""Operator use cases run from the command line (`parovoz admin create-user`), not over HTTP.
+"""Operator use cases run from the command line (`parovoz admin create-user`, `parovoz admin
+set-roles`), not over HTTP.
 
 A user made here goes through the same sign-up flow as `POST /api/v1/auth/register`: the same
 validation, argon2id hashing and `auth.user.registered.v1` event in the outbox (the running
@@ -8,45 +9,24 @@ may grant any platform role, which is how the first admin is bootstrapped.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 
 from parovoz.chassis.db import Database
 from parovoz.chassis.db.migrate import migrate
-from parovoz.chassis.errors import register_messages, unprocessable
-from parovoz.chassis.security.roles import ALL_ROLES, USER
+from parovoz.chassis.errors import ApiError
 from parovoz.chassis.security.tokens import IssuedToken
 from parovoz.services.auth.config import AuthConfig
 from parovoz.services.auth.domain import errors, rules
 from parovoz.services.auth.domain.flows import AuthFlows
 from parovoz.services.auth.domain.passwords import Passwords
+from parovoz.services.auth.domain.role_changes import RoleChange, checked_roles
 from parovoz.services.auth.domain.users import User
+from parovoz.services.auth.roles_store import change_roles
 from parovoz.services.auth.spec import SPEC
 from parovoz.services.auth.store import AuthDbStore
 
-register_messages(
-    {
-        "INVALID_ROLE": {
-            "ru": ("Неизвестная роль", "Неизвестная роль «{role}»; допустимы: {allowed}."),
-            "en": ("Unknown role", "Unknown role '{role}'; allowed: {allowed}."),
-        },
-    }
-)
-
-
-def checked_roles(roles: Iterable[str]) -> tuple[str, ...]:
-    """`user` first, then the other requested roles once each; an unknown role is refused."""
-    result = [USER]
-    for role in roles:
-        role = role.strip().lower()
-        if role not in ALL_ROLES:
-            raise unprocessable(
-                "INVALID_ROLE",
-                pointer="/data/attributes/roles",
-                params={"role": role, "allowed": ", ".join(sorted(ALL_ROLES))},
-            )
-        if role not in result:
-            result.append(role)
-    return tuple(result)
+__all__ = ["checked_roles", "create_user", "set_roles"]
 
 
 async def _no_tokens(user: User, session_id: str) -> IssuedToken:
@@ -95,3 +75,34 @@ async def create_user(
     finally:
         passwords.close()
     return user.id
+
+
+async def _user_id_of(store: AuthDbStore, user: str) -> str:
+    """The id of the user named by id, e-mail or username; 404 USER_NOT_FOUND when none is."""
+    key = user.strip()
+    try:
+        found = await store.user_by_id(str(uuid.UUID(key)))
+    except ValueError:
+        login = rules.normalize_login(key)
+        if rules.is_email_login(login):
+            try:
+                login = rules.normalize_email(login)
+            except rules.RuleViolation:
+                pass  # matches nobody: USER_NOT_FOUND below
+        found = await store.user_by_login(login)
+    if found is None:
+        raise ApiError(404, "USER_NOT_FOUND")
+    return found.id
+
+
+async def set_roles(db: Database, *, user: str, roles: Iterable[str]) -> RoleChange:
+    """Migrate Auth's database, then give the user (id, e-mail or username) exactly `roles` (plus
+    `user`): the same use case as the gRPC SetUserRoles — every session of the user ends and
+    `auth.user.roles.changed.v1` goes into the outbox (the running platform's relay publishes it).
+
+    Raises INVALID_ROLE (422) before looking anything up, USER_NOT_FOUND (404).
+    """
+    checked_roles(roles)
+    await migrate(db, SPEC.migrations)
+    user_id = await _user_id_of(AuthDbStore(db), user)
+    return await change_roles(db, user_id, roles)

@@ -21,11 +21,14 @@ from parovoz.chassis.rest.envelope import EnvelopeResponse, collection_document,
 from parovoz.chassis.rest.query import parse_list_query, select_fields
 from parovoz.chassis.security.principal import Principal
 from parovoz.chassis.service import ServiceContext
+from parovoz.services.auth.captcha import CAPTCHA_TOKEN_MAX
 from parovoz.services.auth.domain import one_time, rules
 from parovoz.services.auth.domain.flows import TokenPair
 from parovoz.services.auth.domain.sessions import SessionInfo
 from parovoz.services.auth.domain.users import PRIVACY, TERMS, Consent, User
+from parovoz.services.auth.guard_wiring import sign_in_guard
 from parovoz.services.auth.store import SESSIONS_COLLECTION
+from parovoz.services.auth.timing import no_sooner_than
 from parovoz.services.auth.wiring import components
 
 PREFIX = "/api/v1/auth"
@@ -49,6 +52,8 @@ class RegisterBody(StrictBody):
     password: str
     # Consent to the user agreement and the privacy policy (152-FZ): must be given, explicitly.
     accept_terms: bool
+    # needed when PAROVOZ_AUTH_CAPTCHA_ROUTES lists "register"
+    captcha_token: str | None = Field(default=None, min_length=1, max_length=CAPTCHA_TOKEN_MAX)
 
     @field_validator("accept_terms")
     @classmethod
@@ -80,6 +85,8 @@ class RegisterBody(StrictBody):
 class LoginBody(StrictBody):
     login: str = Field(min_length=1, max_length=rules.LOGIN_MAX)
     password: str = Field(min_length=1, max_length=rules.PASSWORD_MAX)
+    # asked for (401 CAPTCHA_REQUIRED) after repeated failures: the solved widget's token
+    captcha_token: str | None = Field(default=None, min_length=1, max_length=CAPTCHA_TOKEN_MAX)
 
 
 class RefreshTokenBody(StrictBody):
@@ -108,6 +115,8 @@ class OneTimeTokenBody(StrictBody):
 
 class PasswordForgotBody(StrictBody):
     email: str
+    # needed when PAROVOZ_AUTH_CAPTCHA_ROUTES lists "password-forgot"
+    captcha_token: str | None = Field(default=None, min_length=1, max_length=CAPTCHA_TOKEN_MAX)
 
     @field_validator("email")
     @classmethod
@@ -125,8 +134,11 @@ def session_resource(session: SessionInfo, current_session_id: str) -> dict[str,
         "sessions",
         session.id,
         {
+            "device": session.device,
             "userAgent": session.user_agent,
             "ip": session.client_ip,
+            "country": session.country,
+            "city": session.city,
             "createdAt": session.created_at,
             "lastUsedAt": session.last_used_at,
             "current": session.id == current_session_id,
@@ -171,6 +183,7 @@ def build_router(ctx: ServiceContext) -> APIRouter:
     auth = components(ctx)
     config = auth.config
     flows = auth.flows
+    guard = sign_in_guard(ctx)
 
     async def limit(key: str, per_minute: int) -> None:
         decision = await ctx.limiter.hit(key, per_minute, RATE_WINDOW_S)
@@ -210,6 +223,7 @@ def build_router(ctx: ServiceContext) -> APIRouter:
     async def register(
         request: Request, ip: str = Depends(register_rate), body: RegisterBody = Body(RegisterBody)
     ) -> Response:
+        await guard.require_captcha("register", body.captcha_token, ip)
         now = flows.clock()
         agent = request.headers.get("user-agent")
         consents = (
@@ -229,11 +243,15 @@ def build_router(ctx: ServiceContext) -> APIRouter:
     async def login(
         request: Request, ip: str = Depends(login_rate), body: LoginBody = Body(LoginBody)
     ) -> Response:
-        await limit(f"auth:login:id:{_login_key(body.login)}", config.login_id_rate_per_min)
-        pair = await flows.login(
-            body.login, body.password, user_agent=request.headers.get("user-agent"), client_ip=ip
-        )
-        return EnvelopeResponse(document(tokens_resource(pair)), headers=NO_STORE)
+        # The guard holds the per-login rate limit, delays and captcha, and counts failures.
+        async with guard.attempt(body.login, ip, body.captcha_token):
+            result = await flows.login(
+                body.login, body.password, user_agent=request.headers.get("user-agent"), client_ip=ip
+            )
+        # tokens, or the 2FA challenge (imported here: api_mfa imports this module)
+        from parovoz.services.auth.api_mfa import sign_in_response
+
+        return sign_in_response(result)
 
     @router.post("/refresh-token", summary="Exchange a refresh token for a new token pair")
     async def refresh_token(body: RefreshTokenBody = Body(RefreshTokenBody)) -> Response:
@@ -284,8 +302,10 @@ def build_router(ctx: ServiceContext) -> APIRouter:
         summary="Mail a password-reset link; the same answer whether or not the address has an account",
     )
     async def forgot_password(
-        _ip: str = Depends(password_forgot_rate), body: PasswordForgotBody = Body(PasswordForgotBody)
+        ip: str = Depends(password_forgot_rate), body: PasswordForgotBody = Body(PasswordForgotBody)
     ) -> Response:
+        # Before anything about the address is looked at: asked of every address alike.
+        await guard.require_captcha("password-forgot", body.captcha_token, ip)
         # Counted for every address alike, known or not: the limit itself tells nothing.
         decision = await ctx.limiter.hit(
             f"auth:password-forgot:email:{_login_key(body.email)}",
@@ -294,7 +314,8 @@ def build_router(ctx: ServiceContext) -> APIRouter:
         )
         if not decision.allowed:
             raise too_many_requests(decision.retry_after)
-        await flows.forgot_password(body.email)
+        async with no_sooner_than(config.password_forgot_min_ms / 1000):
+            await flows.forgot_password(body.email)
         return Response(status_code=202)
 
     @router.post(

@@ -28,6 +28,9 @@ class AuthConfig:
     register_rate_per_min: int = 20  # per client address
     password_forgot_rate_per_min: int = 5  # per client address
     password_forgot_email_rate_per_hour: int = 5  # per e-mail address (no mail-bombing)
+    # password/forgot answers no sooner than this: a known address (token + outbox write) and an
+    # unknown one (a lookup only) then take the same time (no enumeration by timing)
+    password_forgot_min_ms: int = 200
     one_time_token_rate_per_min: int = 30  # verify and reset, per client address
     demo_password: str = DEFAULT_DEMO_PASSWORD
     # The versions of the user agreement and the privacy policy that sign-up agrees to (152-FZ
@@ -63,6 +66,7 @@ class AuthConfig:
             password_forgot_email_rate_per_hour=num(
                 "AUTH_PASSWORD_FORGOT_EMAIL_RATE_PER_HOUR", d.password_forgot_email_rate_per_hour
             ),
+            password_forgot_min_ms=num("AUTH_PASSWORD_FORGOT_MIN_MS", d.password_forgot_min_ms),
             one_time_token_rate_per_min=num(
                 "AUTH_ONE_TIME_TOKEN_RATE_PER_MIN", d.one_time_token_rate_per_min
             ),

@@ -15,7 +15,11 @@ from parovoz.chassis.obs.logging import get_logger
 from parovoz.contracts.events import (
     AUTH_EMAIL_VERIFICATION_REQUESTED,
     AUTH_PASSWORD_RESET_REQUESTED,
+    AUTH_USER_NEW_COUNTRY_SIGNED_IN,
     AUTH_USER_REGISTERED,
+    AUTH_USER_ROLES_CHANGED,
+    AUTH_USER_SESSIONS_REVOKED,
+    AUTH_USER_TWO_FACTOR_CHANGED,
     AccountUserBlockedV1,
     ConsentV1,
     EmailVerificationRequestedV1,
@@ -34,6 +38,12 @@ EMITS: tuple[str, ...] = (
     AUTH_USER_REGISTERED.name,
     AUTH_EMAIL_VERIFICATION_REQUESTED.name,
     AUTH_PASSWORD_RESET_REQUESTED.name,
+    AUTH_USER_TWO_FACTOR_CHANGED.name,
+    # written by sign_in_places.py and role_changes.py
+    AUTH_USER_NEW_COUNTRY_SIGNED_IN.name,
+    AUTH_USER_ROLES_CHANGED.name,
+    # written by revocations.py with every session revocation of the store
+    AUTH_USER_SESSIONS_REVOKED.name,
 )
 # `revoked_reason` of the sessions a block ended
 BLOCKED_REASON = "user_blocked"

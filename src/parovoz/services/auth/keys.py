@@ -83,4 +83,4 @@ class KeyRing:
 
     async def issue_access(self, user: User, session_id: str) -> IssuedToken:
         issuer = TokenIssuer(await self.current())
-        return issuer.issue(user.id, user.roles, session_id, self.access_ttl)
+        return issuer.issue(user.id, user.roles, session_id, self.access_ttl, language=user.language)

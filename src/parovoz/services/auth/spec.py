@@ -9,9 +9,19 @@ from fastapi import APIRouter
 from parovoz.chassis.errors import ApiError
 from parovoz.chassis.security.roles import ADMIN, USER
 from parovoz.chassis.service import ServiceContext, ServiceSpec, Subscription
-from parovoz.contracts.events import ACCOUNT_USER_BLOCKED
+from parovoz.contracts.events import (
+    ACCOUNT_USER_BLOCKED,
+    ACCOUNT_USER_DELETED,
+    ACCOUNT_USER_UPDATED,
+    AUTH_USER_SESSIONS_REVOKED,
+)
 from parovoz.services.auth import api, api_external, api_mfa, rpc
+from parovoz.services.auth.deletion import on_user_deleted
 from parovoz.services.auth.events import EMITS, on_user_blocked
+from parovoz.services.auth.language_follow import on_user_updated
+from parovoz.services.auth.revocations import on_sessions_revoked, restore_recent_revocations
+from parovoz.services.auth.service_tokens import own_token_source
+from parovoz.services.auth.sign_in_failures import PURGE_JOB
 from parovoz.services.auth.wiring import components
 
 DEMO_USERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -26,6 +36,7 @@ async def on_start(ctx: ServiceContext) -> None:
     auth = components(ctx)
     await auth.keyring.ensure()
     await auth.verifier.start()
+    await restore_recent_revocations(ctx)
 
 
 async def seed_demo(ctx: ServiceContext) -> None:
@@ -58,7 +69,21 @@ SPEC = ServiceSpec(
     grpc=rpc.registrations,
     emits=EMITS,
     # Staff blocks and unblocks in Account; Auth enforces them (sign-in refused, sessions ended).
-    subscriptions=(Subscription(ACCOUNT_USER_BLOCKED.name, on_user_blocked),),
+    # A deletion in Account erases the credentials (deletion.py).
+    subscriptions=(
+        Subscription(ACCOUNT_USER_BLOCKED.name, on_user_blocked),
+        Subscription(ACCOUNT_USER_DELETED.name, on_user_deleted),
+        # Our own: ended sessions go on the revocation list every token verifier consults.
+        Subscription(AUTH_USER_SESSIONS_REVOKED.name, on_sessions_revoked),
+        # The language chosen in Account is copied for mails and the tokens' `lang` claim.
+        Subscription(ACCOUNT_USER_UPDATED.name, on_user_updated),
+    ),
+    # GetAccount: the language's value (language_follow.py)
+    rpc_peers=("account",),
+    # Failed sign-ins older than the guard's longest window (an hour) are dropped.
+    jobs=(PURGE_JOB,),
     on_start=on_start,
     seed_demo=seed_demo,
+    # Auth signs its own service tokens (the others ask IssueServiceToken with their secret).
+    service_token_source=own_token_source,
 )

@@ -13,12 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parovoz.chassis.db import Database, UnitOfWork
 from parovoz.chassis.rest.query import ListQuery
-from parovoz.services.auth import events
+from parovoz.services.auth import events, revocations
 from parovoz.services.auth.domain import errors
 from parovoz.services.auth.domain.one_time import OneTimeToken
 from parovoz.services.auth.domain.rules import is_email_login
 from parovoz.services.auth.domain.sessions import RefreshGrant, RefreshRecord, Session, SessionInfo
 from parovoz.services.auth.domain.users import ACTIVE, Consent, User
+from parovoz.services.auth.sign_in_places import SignInPlacesTx
 from parovoz.services.auth.tables import (
     SESSIONS_COLLECTION,
     metadata,
@@ -66,7 +67,7 @@ def _duplicate_of(exc: IntegrityError) -> str | None:
     return None
 
 
-class AuthTransaction:
+class AuthTransaction(SignInPlacesTx):
     """`AuthTx` over one chassis unit of work."""
 
     def __init__(self, uow: UnitOfWork) -> None:
@@ -176,6 +177,9 @@ class AuthTransaction:
                 client_ip=session.client_ip,
                 created_at=session.created_at,
                 last_used_at=session.created_at,
+                country=session.country,
+                city=session.city,
+                device=session.device,
             )
         )
 
@@ -228,16 +232,18 @@ class AuthTransaction:
         )
 
     async def revoke_session(self, session_id: str, now: datetime, reason: str) -> None:
-        await self.conn.execute(
-            sessions.update()
-            .where(sessions.c.id == session_id, sessions.c.revoked_at.is_(None))
-            .values(revoked_at=now, revoked_reason=reason)
-        )
-        await self.conn.execute(
-            refresh_tokens.update()
-            .where(refresh_tokens.c.session_id == session_id, refresh_tokens.c.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
+        ended = (
+            await self.conn.execute(
+                sessions.update()
+                .where(sessions.c.id == session_id, sessions.c.revoked_at.is_(None))
+                .values(revoked_at=now, revoked_reason=reason)
+                .returning(sessions.c.user_id)
+            )
+        ).first()
+        if ended is not None:
+            await self._sessions_ended(ended.user_id, [session_id], now, reason)
+        else:  # already ended: its refresh tokens went with it, this only makes sure
+            await self._revoke_refresh_of([session_id], now)
 
     async def revoke_user_session(self, session_id: str, user_id: str, now: datetime, reason: str) -> bool:
         result = await self.conn.execute(
@@ -251,7 +257,7 @@ class AuthTransaction:
         )
         if result.rowcount != 1:
             return False
-        await self._revoke_refresh_of([session_id], now)
+        await self._sessions_ended(user_id, [session_id], now, reason)
         return True
 
     async def revoke_other_sessions(self, user_id: str, keep: str, now: datetime, reason: str) -> int:
@@ -272,7 +278,7 @@ class AuthTransaction:
             .all()
         )
         if ended:
-            await self._revoke_refresh_of(list(ended), now)
+            await self._sessions_ended(user_id, list(ended), now, reason)
         return len(ended)
 
     async def set_user_status(self, user_id: str, status: str, now: datetime) -> bool:
@@ -297,8 +303,16 @@ class AuthTransaction:
             .all()
         )
         if ended:
-            await self._revoke_refresh_of(list(ended), now)
+            await self._sessions_ended(user_id, list(ended), now, reason)
         return len(ended)
+
+    async def _sessions_ended(self, user_id: str, session_ids: list[str], now: datetime, reason: str) -> None:
+        """Every revocation above ends here: the sessions' refresh tokens die, and the event that
+        has their access tokens refused everywhere (revocations.py) commits with it."""
+        await self._revoke_refresh_of(session_ids, now)
+        await revocations.emit_sessions_revoked(
+            self.uow, str(user_id), [str(s) for s in session_ids], now, reason
+        )
 
     async def _revoke_refresh_of(self, session_ids: list[str], now: datetime) -> None:
         await self.conn.execute(
@@ -321,8 +335,10 @@ class AuthDbStore:
 
     async def user_by_login(self, login: str) -> User | None:
         column = users.c.email if is_email_login(login) else sa.func.lower(users.c.username)
+        # A deleted user is nobody's login any more (its placeholders cannot match one anyway).
+        query = sa.select(users).where(column == login, users.c.status != "deleted")
         async with self.db.connect() as conn:
-            row = (await conn.execute(sa.select(users).where(column == login))).first()
+            row = (await conn.execute(query)).first()
         return _user(row) if row else None
 
     async def user_by_id(self, user_id: str) -> User | None:
@@ -373,6 +389,9 @@ class AuthDbStore:
                 client_ip=row.client_ip,
                 created_at=row.created_at,
                 last_used_at=row.last_used_at,
+                country=row.country,
+                city=row.city,
+                device=row.device,
             )
             for row in rows
         ]

@@ -22,7 +22,9 @@ DEFAULT_LANGUAGE = "ru"
 
 STATUS_ACTIVE = "active"
 STATUS_BLOCKED = "blocked"
-STATUSES: tuple[str, ...] = (STATUS_ACTIVE, STATUS_BLOCKED)
+# The user deleted the account: anonymised, shown to nobody, never changing again.
+STATUS_DELETED = "deleted"
+STATUSES: tuple[str, ...] = (STATUS_ACTIVE, STATUS_BLOCKED, STATUS_DELETED)
 
 DISPLAY_NAME_MAX = 64
 BIO_MAX = 1000
@@ -46,6 +48,8 @@ PRIVATE_FIELDS: tuple[str, ...] = (
     "created_at",
     "updated_at",
 )
+# What staff sees in the back-office listing: the private fields and why the status is what it is.
+STAFF_FIELDS: tuple[str, ...] = (*PRIVATE_FIELDS, "status_reason", "status_changed_at")
 # What the owner may change; everything else (username, e-mail, status, roles, ids) is owned by
 # Auth or by staff, and an attempt to set it is refused, not ignored.
 EDITABLE_FIELDS: tuple[str, ...] = ("display_name", "avatar_url", "bio", "country", "language", "birth_date")
@@ -81,6 +85,9 @@ class Account:
     status: str
     created_at: datetime
     updated_at: datetime
+    # the last status change by staff (or the deletion): why and when
+    status_reason: str | None = None
+    status_changed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -237,7 +244,10 @@ def new_account(
 
 
 def is_visible(account: Account, *, viewer_is_staff: bool) -> bool:
-    """Whether a profile may be shown at all: a blocked account is hidden from everyone but staff."""
+    """Whether a profile may be shown at all: a blocked account is hidden from everyone but staff,
+    a deleted one from everyone."""
+    if account.status == STATUS_DELETED:
+        return False
     return account.status != STATUS_BLOCKED or viewer_is_staff
 
 
@@ -249,6 +259,11 @@ def public_profile(account: Account) -> dict[str, Any]:
 def private_profile(account: Account) -> dict[str, Any]:
     """Everything about the account, for its owner and for staff."""
     return {name: getattr(account, name) for name in PRIVATE_FIELDS}
+
+
+def staff_profile(account: Account) -> dict[str, Any]:
+    """What the staff listing shows: the private profile with the status reason and time."""
+    return {name: getattr(account, name) for name in STAFF_FIELDS}
 
 
 def canonical_user_id(text: str) -> str | None:

@@ -1,33 +1,31 @@
-"""Sign-up, sign-in, refresh, sign-out: the use cases, written against a small store protocol."""
+"""Sign-up, sign-in, refresh, sign-out: the use cases, written against the store protocols of
+`ports` (AuthStore, AuthTx, TokenPair)."""
 
 from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from parovoz.chassis.errors import ApiError, unprocessable
 from parovoz.chassis.rest.query import ListQuery
 from parovoz.chassis.security.principal import Principal
-from parovoz.chassis.security.tokens import IssuedToken, invalid_token
-from parovoz.services.auth.domain import errors, rules
+from parovoz.chassis.security.tokens import invalid_token
+from parovoz.services.auth.domain import errors, external_errors, rules
+from parovoz.services.auth.domain.mfa import MfaChallenge, MfaFlows
 from parovoz.services.auth.domain.one_time import (
     RESET_PASSWORD,
     VERIFY_EMAIL,
-    OneTimeToken,
     new_one_time_token,
     token_hash,
 )
 from parovoz.services.auth.domain.passwords import Passwords
+from parovoz.services.auth.domain.places import NoPlaces, PlaceLocator, note_new_country
+from parovoz.services.auth.domain.ports import AccessIssuer, AuthStore, TokenPair
 from parovoz.services.auth.domain.sessions import (
     RefreshGrant,
-    RefreshRecord,
     RefreshVerdict,
-    Session,
     SessionInfo,
     judge_refresh,
     new_refresh_grant,
@@ -35,85 +33,6 @@ from parovoz.services.auth.domain.sessions import (
     refresh_token_hash,
 )
 from parovoz.services.auth.domain.users import DEFAULT_ROLES, Consent, User, new_user
-
-
-class AuthTx(Protocol):
-    """The store inside one transaction (everything commits together or not at all)."""
-
-    async def insert_user(self, user: User) -> None:
-        """Raises the EMAIL_TAKEN / USERNAME_TAKEN ApiError on a unique-index violation."""
-
-    async def record_registered(self, user: User, consents: tuple[Consent, ...] = ()) -> None:
-        """Write the auth.user.registered.v1 event (with the consents given) in this transaction."""
-
-    async def user_by_id(self, user_id: str) -> User | None: ...
-
-    async def replace_password_hash(self, user_id: str, old_hash: str, new_hash: str) -> bool:
-        """Set the new hash if the stored one is still `old_hash`; whether it was replaced."""
-
-    async def insert_one_time_token(self, user: User, token: OneTimeToken) -> None:
-        """Store the token's hash and write its mail-me event in this transaction."""
-
-    async def consume_one_time_token(self, token_hash: bytes, purpose: str, now: datetime) -> str | None:
-        """Spend the token if it is unused, unexpired and of this purpose (its user id), voiding
-        the user's other tokens of the purpose; None when it is not (nothing changes then)."""
-
-    async def mark_email_verified(self, user_id: str, now: datetime) -> None: ...
-
-    async def set_password_hash(self, user_id: str, new_hash: str, now: datetime) -> None: ...
-
-    async def revoke_all_sessions(self, user_id: str, now: datetime, reason: str) -> int:
-        """Revoke every live session of the user and their refresh tokens; how many were revoked."""
-
-    async def insert_session(self, session: Session) -> None: ...
-
-    async def insert_refresh(self, grant: RefreshGrant) -> None: ...
-
-    async def lock_refresh(self, token_hash: bytes) -> RefreshRecord | None:
-        """The token's record, row-locked until commit so concurrent refreshes serialise."""
-
-    async def mark_refresh_used(self, refresh_id: str, now: datetime) -> None: ...
-
-    async def revoke_session(self, session_id: str, now: datetime, reason: str) -> None:
-        """Revoke the session and every refresh token of it; no-op when already revoked."""
-
-    async def revoke_user_session(self, session_id: str, user_id: str, now: datetime, reason: str) -> bool:
-        """Revoke the session if it is a live one of this user; whether it was."""
-
-    async def revoke_other_sessions(self, user_id: str, keep: str, now: datetime, reason: str) -> int:
-        """Revoke every live session of the user but `keep`; how many were revoked."""
-
-
-class AuthStore(Protocol):
-    def transaction(self) -> AbstractAsyncContextManager[AuthTx]: ...
-
-    async def user_by_login(self, login: str) -> User | None:
-        """By e-mail (when the login holds '@') or by username, case-insensitively."""
-
-    async def user_by_id(self, user_id: str) -> User | None: ...
-
-    async def one_time_token_user(self, token_hash: bytes, purpose: str, now: datetime) -> str | None:
-        """The user id of a token that is unused, unexpired and of this purpose; else None."""
-
-    async def session_is_live(self, session_id: str, user_id: str) -> bool:
-        """The session exists, belongs to the user, is not revoked, and the user is not blocked."""
-
-    async def list_sessions(
-        self, user_id: str, active_since: datetime, query: ListQuery
-    ) -> tuple[list[SessionInfo], int]:
-        """One page of the user's unrevoked sessions last used after `active_since`, and their total."""
-
-
-@dataclass(frozen=True)
-class TokenPair:
-    session_id: str
-    access: IssuedToken
-    refresh: RefreshGrant
-    expires_in: int
-    refresh_expires_in: int
-
-
-AccessIssuer = Callable[[User, str], Awaitable[IssuedToken]]
 
 
 def utcnow() -> datetime:
@@ -158,7 +77,12 @@ class AuthFlows:
         access_ttl: int,
         refresh_ttl: int,
         clock: Callable[[], datetime] = utcnow,
+        places: PlaceLocator | None = None,
+        mfa: MfaFlows | None = None,
     ) -> None:
+        # Two-factor authentication: with it on, a sign-in answers a challenge (None: no 2FA).
+        self.mfa = mfa
+        self.places = places or NoPlaces()  # GeoIP: where sessions sign in from
         self.store = store
         self.passwords = passwords
         self.issue_access = issue_access
@@ -250,7 +174,7 @@ class AuthFlows:
 
     async def login(
         self, login: str, password: str, *, user_agent: str | None, client_ip: str | None
-    ) -> TokenPair:
+    ) -> TokenPair | MfaChallenge:
         user = await self.store.user_by_login(_login_key(login))
         if user is None:
             # Same work and the same answer as a wrong password: no account enumeration.
@@ -266,25 +190,37 @@ class AuthFlows:
 
     async def _rehash_if_needed(self, user: User, password: str) -> None:
         """The password is proven; when its hash predates raised parameters, store a new one."""
-        if self.passwords.needs_rehash(user.password_hash):
+        if user.password_hash is not None and self.passwords.needs_rehash(user.password_hash):
             new_hash = await self.passwords.hash(password)
             async with self.store.transaction() as tx:
                 await tx.replace_password_hash(user.id, user.password_hash, new_hash)
 
     async def start_session(
         self, user: User, *, user_agent: str | None, client_ip: str | None, method: str
-    ) -> TokenPair:
+    ) -> TokenPair | MfaChallenge:
         """Every sign-in ends here once the user has proven who they are (`method`: "password",
         "vk", "ok", "telegram", …): the blocked check, then a new session and its first refresh
-        token."""
+        token, or, when the user has 2FA on, a challenge (mfa_sign_in.finish_sign_in completes it)."""
         if user.is_blocked:
             raise errors.account_blocked()
+        if self.mfa is not None and await self.mfa.is_enabled(user.id):
+            return await self.mfa.open_challenge(
+                user, user_agent=user_agent, client_ip=client_ip, method=method
+            )
+        return await self.open_session(user, user_agent=user_agent, client_ip=client_ip, method=method)
+
+    async def open_session(
+        self, user: User, *, user_agent: str | None, client_ip: str | None, method: str
+    ) -> TokenPair:
+        """A new session and its first refresh token, for a user fully proven (2FA included)."""
         now = self.clock()
-        session = new_session(user.id, user_agent=user_agent, client_ip=client_ip, now=now)
+        place = self.places.locate(client_ip)
+        session = new_session(user.id, user_agent=user_agent, client_ip=client_ip, now=now, place=place)
         grant = new_refresh_grant(session.id, now=now, ttl=timedelta(seconds=self.refresh_ttl))
         async with self.store.transaction() as tx:
             await tx.insert_session(session)
             await tx.insert_refresh(grant)
+            await note_new_country(tx, user, session)
         return await self._pair(user, session.id, grant)
 
     async def refresh(self, refresh_token: str) -> TokenPair:
@@ -325,6 +261,9 @@ class AuthFlows:
         if record is None:
             raise errors.invalid_refresh_token()
 
+    async def live_caller(self, caller: Principal) -> str:  # `_live_caller` for other route modules
+        return await self._live_caller(caller)
+
     async def _live_caller(self, caller: Principal) -> str:
         """The caller's session id, when that session is still live (an access token outlives a
         revoked session by up to its TTL: these routes must not); else 401 INVALID_TOKEN."""
@@ -362,6 +301,9 @@ class AuthFlows:
         user = await self.store.user_by_id(caller.user_id)
         if user is None:
             raise invalid_token()
+        if user.password_hash is None:
+            # signed up through VK ID, OK or Telegram: a first password comes by password/forgot
+            raise external_errors.password_not_set()
         new_password = _checked(
             functools.partial(rules.check_password, email=user.email, username=user.username),
             new_password,

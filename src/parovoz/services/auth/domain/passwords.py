@@ -53,7 +53,12 @@ class Passwords:
     async def hash(self, password: str) -> str:
         return await self._run(self._hasher.hash, password)
 
-    async def verify(self, password_hash: str, password: str) -> bool:
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        """False as well for a user without a password (signed up through a provider), after the
+        same work as a real verification: such an account answers exactly like a wrong password."""
+        if password_hash is None:
+            await self.verify_dummy(password)
+            return False
         return await self._run(self._verify_sync, password_hash, password)
 
     def _verify_sync(self, password_hash: str, password: str) -> bool:
@@ -66,8 +71,10 @@ class Passwords:
         """Spend the time a real verification costs, so an unknown user answers like a wrong password."""
         await self.verify(self._dummy_hash, password)
 
-    def needs_rehash(self, password_hash: str) -> bool:
+    def needs_rehash(self, password_hash: str | None) -> bool:
         """True when the stored hash used other (older) parameters than the current ones."""
+        if password_hash is None:
+            return False
         try:
             return self._hasher.check_needs_rehash(password_hash)
         except (InvalidHashError, ValueError):

@@ -15,6 +15,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from parovoz.services.auth.domain.places import UNKNOWN_PLACE, Place, describe_device
+
 REFRESH_TOKEN_BYTES = 32  # 256 bits
 
 
@@ -34,6 +36,10 @@ class Session:
     user_agent: str | None
     client_ip: str | None
     created_at: datetime
+    # where it signed in from: GeoIP country and city, a device name from the user agent
+    country: str | None = None
+    city: str | None = None
+    device: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,10 +51,29 @@ class SessionInfo:
     client_ip: str | None
     created_at: datetime
     last_used_at: datetime
+    country: str | None = None
+    city: str | None = None
+    device: str | None = None
 
 
-def new_session(user_id: str, *, user_agent: str | None, client_ip: str | None, now: datetime) -> Session:
-    return Session(str(uuid.uuid4()), user_id, user_agent, client_ip, now)
+def new_session(
+    user_id: str,
+    *,
+    user_agent: str | None,
+    client_ip: str | None,
+    now: datetime,
+    place: Place = UNKNOWN_PLACE,
+) -> Session:
+    return Session(
+        str(uuid.uuid4()),
+        user_id,
+        user_agent,
+        client_ip,
+        now,
+        country=place.country,
+        city=place.city,
+        device=describe_device(user_agent),
+    )
 
 
 @dataclass(frozen=True)

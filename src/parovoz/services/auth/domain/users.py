@@ -19,7 +19,8 @@ class User:
     id: str
     email: str
     username: str
-    password_hash: str
+    # None for a user who signed up through VK ID, OK or Telegram and never set a password
+    password_hash: str | None
     roles: tuple[str, ...]
     status: str
     email_verified: bool
@@ -49,7 +50,7 @@ def new_user(
     *,
     email: str,
     username: str,
-    password_hash: str,
+    password_hash: str | None,
     now: datetime,
     language: str = "ru",
     roles: tuple[str, ...] = DEFAULT_ROLES,

@@ -25,29 +25,33 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!platform/account/v1/account.proto\x12\x13platform.account.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb8\x02\n\x07\x41\x63\x63ount\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08username\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12\x12\n\navatar_url\x18\x05 \x01(\t\x12\x0b\n\x03\x62io\x18\x06 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x07 \x01(\t\x12\x10\n\x08language\x18\x08 \x01(\t\x12\x12\n\nbirth_date\x18\t \x01(\t\x12\x32\n\x06status\x18\n \x01(\x0e\x32\".platform.account.v1.AccountStatus\x12.\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"$\n\x11GetAccountRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"C\n\x12GetAccountResponse\x12-\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x1c.platform.account.v1.Account\"&\n\x12GetAccountsRequest\x12\x10\n\x08user_ids\x18\x01 \x03(\t\"Z\n\x13GetAccountsResponse\x12.\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x1c.platform.account.v1.Account\x12\x13\n\x0bmissing_ids\x18\x02 \x03(\t\"n\n\x17SetAccountStatusRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x32\n\x06status\x18\x02 \x01(\x0e\x32\".platform.account.v1.AccountStatus\x12\x0e\n\x06reason\x18\x03 \x01(\t\"Z\n\x18SetAccountStatusResponse\x12-\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x1c.platform.account.v1.Account\x12\x0f\n\x07\x63hanged\x18\x02 \x01(\x08*f\n\rAccountStatus\x12\x1e\n\x1a\x41\x43\x43OUNT_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41\x43\x43OUNT_STATUS_ACTIVE\x10\x01\x12\x1a\n\x16\x41\x43\x43OUNT_STATUS_BLOCKED\x10\x02\x32\xc2\x02\n\x0e\x41\x63\x63ountService\x12]\n\nGetAccount\x12&.platform.account.v1.GetAccountRequest\x1a\'.platform.account.v1.GetAccountResponse\x12`\n\x0bGetAccounts\x12\'.platform.account.v1.GetAccountsRequest\x1a(.platform.account.v1.GetAccountsResponse\x12o\n\x10SetAccountStatus\x12,.platform.account.v1.SetAccountStatusRequest\x1a-.platform.account.v1.SetAccountStatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!platform/account/v1/account.proto\x12\x13platform.account.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8e\x01\n\x07Privacy\x12:\n\nvisibility\x18\x01 \x01(\x0e\x32&.platform.account.v1.ProfileVisibility\x12\x15\n\rshow_playtime\x18\x02 \x01(\x08\x12\x14\n\x0cshow_library\x18\x03 \x01(\x08\x12\x1a\n\x12show_online_status\x18\x04 \x01(\x08\"\xfe\x02\n\x07\x41\x63\x63ount\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08username\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12\x12\n\navatar_url\x18\x05 \x01(\t\x12\x0b\n\x03\x62io\x18\x06 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x07 \x01(\t\x12\x10\n\x08language\x18\x08 \x01(\t\x12\x12\n\nbirth_date\x18\t \x01(\t\x12\x32\n\x06status\x18\n \x01(\x0e\x32\".platform.account.v1.AccountStatus\x12.\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x07privacy\x18\r \x01(\x0b\x32\x1c.platform.account.v1.Privacy\x12\x15\n\rstatus_reason\x18\x0e \x01(\t\"$\n\x11GetAccountRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"C\n\x12GetAccountResponse\x12-\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x1c.platform.account.v1.Account\"&\n\x12GetAccountsRequest\x12\x10\n\x08user_ids\x18\x01 \x03(\t\"Z\n\x13GetAccountsResponse\x12.\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x1c.platform.account.v1.Account\x12\x13\n\x0bmissing_ids\x18\x02 \x03(\t\"\x82\x01\n\x17SetAccountStatusRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x32\n\x06status\x18\x02 \x01(\x0e\x32\".platform.account.v1.AccountStatus\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x12\n\nchanged_by\x18\x04 \x01(\t\"Z\n\x18SetAccountStatusResponse\x12-\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x1c.platform.account.v1.Account\x12\x0f\n\x07\x63hanged\x18\x02 \x01(\x08*\x82\x01\n\rAccountStatus\x12\x1e\n\x1a\x41\x43\x43OUNT_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41\x43\x43OUNT_STATUS_ACTIVE\x10\x01\x12\x1a\n\x16\x41\x43\x43OUNT_STATUS_BLOCKED\x10\x02\x12\x1a\n\x16\x41\x43\x43OUNT_STATUS_DELETED\x10\x03*\x96\x01\n\x11ProfileVisibility\x12\"\n\x1ePROFILE_VISIBILITY_UNSPECIFIED\x10\x00\x12\x1d\n\x19PROFILE_VISIBILITY_PUBLIC\x10\x01\x12\x1e\n\x1aPROFILE_VISIBILITY_FRIENDS\x10\x02\x12\x1e\n\x1aPROFILE_VISIBILITY_PRIVATE\x10\x03\x32\xc2\x02\n\x0e\x41\x63\x63ountService\x12]\n\nGetAccount\x12&.platform.account.v1.GetAccountRequest\x1a\'.platform.account.v1.GetAccountResponse\x12`\n\x0bGetAccounts\x12\'.platform.account.v1.GetAccountsRequest\x1a(.platform.account.v1.GetAccountsResponse\x12o\n\x10SetAccountStatus\x12,.platform.account.v1.SetAccountStatusRequest\x1a-.platform.account.v1.SetAccountStatusResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'platform.account.v1.account_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ACCOUNTSTATUS']._serialized_start=849
-  _globals['_ACCOUNTSTATUS']._serialized_end=951
-  _globals['_ACCOUNT']._serialized_start=92
-  _globals['_ACCOUNT']._serialized_end=404
-  _globals['_GETACCOUNTREQUEST']._serialized_start=406
-  _globals['_GETACCOUNTREQUEST']._serialized_end=442
-  _globals['_GETACCOUNTRESPONSE']._serialized_start=444
-  _globals['_GETACCOUNTRESPONSE']._serialized_end=511
-  _globals['_GETACCOUNTSREQUEST']._serialized_start=513
-  _globals['_GETACCOUNTSREQUEST']._serialized_end=551
-  _globals['_GETACCOUNTSRESPONSE']._serialized_start=553
-  _globals['_GETACCOUNTSRESPONSE']._serialized_end=643
-  _globals['_SETACCOUNTSTATUSREQUEST']._serialized_start=645
-  _globals['_SETACCOUNTSTATUSREQUEST']._serialized_end=755
-  _globals['_SETACCOUNTSTATUSRESPONSE']._serialized_start=757
-  _globals['_SETACCOUNTSTATUSRESPONSE']._serialized_end=847
-  _globals['_ACCOUNTSERVICE']._serialized_start=954
-  _globals['_ACCOUNTSERVICE']._serialized_end=1276
+  _globals['_ACCOUNTSTATUS']._serialized_start=1086
+  _globals['_ACCOUNTSTATUS']._serialized_end=1216
+  _globals['_PROFILEVISIBILITY']._serialized_start=1219
+  _globals['_PROFILEVISIBILITY']._serialized_end=1369
+  _globals['_PRIVACY']._serialized_start=92
+  _globals['_PRIVACY']._serialized_end=234
+  _globals['_ACCOUNT']._serialized_start=237
+  _globals['_ACCOUNT']._serialized_end=619
+  _globals['_GETACCOUNTREQUEST']._serialized_start=621
+  _globals['_GETACCOUNTREQUEST']._serialized_end=657
+  _globals['_GETACCOUNTRESPONSE']._serialized_start=659
+  _globals['_GETACCOUNTRESPONSE']._serialized_end=726
+  _globals['_GETACCOUNTSREQUEST']._serialized_start=728
+  _globals['_GETACCOUNTSREQUEST']._serialized_end=766
+  _globals['_GETACCOUNTSRESPONSE']._serialized_start=768
+  _globals['_GETACCOUNTSRESPONSE']._serialized_end=858
+  _globals['_SETACCOUNTSTATUSREQUEST']._serialized_start=861
+  _globals['_SETACCOUNTSTATUSREQUEST']._serialized_end=991
+  _globals['_SETACCOUNTSTATUSRESPONSE']._serialized_start=993
+  _globals['_SETACCOUNTSTATUSRESPONSE']._serialized_end=1083
+  _globals['_ACCOUNTSERVICE']._serialized_start=1372
+  _globals['_ACCOUNTSERVICE']._serialized_end=1694
 # @@protoc_insertion_point(module_scope)

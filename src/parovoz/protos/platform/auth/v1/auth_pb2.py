@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bplatform/auth/v1/auth.proto\x12\x10platform.auth.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb8\x01\n\x04User\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x10\n\x08username\x18\x03 \x01(\t\x12\r\n\x05roles\x18\x04 \x03(\t\x12\x16\n\x0e\x65mail_verified\x18\x05 \x01(\x08\x12,\n\x06status\x18\x06 \x01(\x0e\x32\x1c.platform.auth.v1.UserStatus\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"%\n\x14ValidateTokenRequest\x12\r\n\x05token\x18\x01 \x01(\t\"\x8d\x01\n\x15ValidateTokenResponse\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05roles\x18\x02 \x03(\t\x12\x12\n\nsession_id\x18\x03 \x01(\t\x12\x10\n\x08token_id\x18\x04 \x01(\t\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"!\n\x0eGetUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"7\n\x0fGetUserResponse\x12$\n\x04user\x18\x01 \x01(\x0b\x32\x16.platform.auth.v1.User\"\x10\n\x0eGetJwksRequest\"$\n\x0fGetJwksResponse\x12\x11\n\tjwks_json\x18\x01 \x01(\t*Z\n\nUserStatus\x12\x1b\n\x17USER_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12USER_STATUS_ACTIVE\x10\x01\x12\x17\n\x13USER_STATUS_BLOCKED\x10\x02\x32\x8f\x02\n\x0b\x41uthService\x12`\n\rValidateToken\x12&.platform.auth.v1.ValidateTokenRequest\x1a\'.platform.auth.v1.ValidateTokenResponse\x12N\n\x07GetUser\x12 .platform.auth.v1.GetUserRequest\x1a!.platform.auth.v1.GetUserResponse\x12N\n\x07GetJwks\x12 .platform.auth.v1.GetJwksRequest\x1a!.platform.auth.v1.GetJwksResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bplatform/auth/v1/auth.proto\x12\x10platform.auth.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb8\x01\n\x04User\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x10\n\x08username\x18\x03 \x01(\t\x12\r\n\x05roles\x18\x04 \x03(\t\x12\x16\n\x0e\x65mail_verified\x18\x05 \x01(\x08\x12,\n\x06status\x18\x06 \x01(\x0e\x32\x1c.platform.auth.v1.UserStatus\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"%\n\x14ValidateTokenRequest\x12\r\n\x05token\x18\x01 \x01(\t\"\x8d\x01\n\x15ValidateTokenResponse\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05roles\x18\x02 \x03(\t\x12\x12\n\nsession_id\x18\x03 \x01(\t\x12\x10\n\x08token_id\x18\x04 \x01(\t\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"!\n\x0eGetUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"7\n\x0fGetUserResponse\x12$\n\x04user\x18\x01 \x01(\x0b\x32\x16.platform.auth.v1.User\"\x10\n\x0eGetJwksRequest\"$\n\x0fGetJwksResponse\x12\x11\n\tjwks_json\x18\x01 \x01(\t\";\n\x18IssueServiceTokenRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0e\n\x06secret\x18\x02 \x01(\t\"Z\n\x19IssueServiceTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"c\n\x1cVerifyUserCredentialsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x0c\n\x04\x63ode\x18\x03 \x01(\t\x12\x12\n\nsession_id\x18\x04 \x01(\t\"/\n\x1dVerifyUserCredentialsResponse\x12\x0e\n\x06method\x18\x01 \x01(\t\"(\n\x15\x45xportUserDataRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"+\n\x16\x45xportUserDataResponse\x12\x11\n\tdata_json\x18\x01 \x01(\t\"5\n\x13SetUserRolesRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05roles\x18\x02 \x03(\t\"}\n\x14SetUserRolesResponse\x12$\n\x04user\x18\x01 \x01(\x0b\x32\x16.platform.auth.v1.User\x12\x16\n\x0eprevious_roles\x18\x02 \x03(\t\x12\x0f\n\x07\x63hanged\x18\x03 \x01(\x08\x12\x16\n\x0esessions_ended\x18\x04 \x01(\x05*Z\n\nUserStatus\x12\x1b\n\x17USER_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12USER_STATUS_ACTIVE\x10\x01\x12\x17\n\x13USER_STATUS_BLOCKED\x10\x02\x32\xbb\x05\n\x0b\x41uthService\x12`\n\rValidateToken\x12&.platform.auth.v1.ValidateTokenRequest\x1a\'.platform.auth.v1.ValidateTokenResponse\x12N\n\x07GetUser\x12 .platform.auth.v1.GetUserRequest\x1a!.platform.auth.v1.GetUserResponse\x12N\n\x07GetJwks\x12 .platform.auth.v1.GetJwksRequest\x1a!.platform.auth.v1.GetJwksResponse\x12l\n\x11IssueServiceToken\x12*.platform.auth.v1.IssueServiceTokenRequest\x1a+.platform.auth.v1.IssueServiceTokenResponse\x12x\n\x15VerifyUserCredentials\x12..platform.auth.v1.VerifyUserCredentialsRequest\x1a/.platform.auth.v1.VerifyUserCredentialsResponse\x12\x63\n\x0e\x45xportUserData\x12\'.platform.auth.v1.ExportUserDataRequest\x1a(.platform.auth.v1.ExportUserDataResponse\x12]\n\x0cSetUserRoles\x12%.platform.auth.v1.SetUserRolesRequest\x1a&.platform.auth.v1.SetUserRolesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'platform.auth.v1.auth_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_USERSTATUS']._serialized_start=600
-  _globals['_USERSTATUS']._serialized_end=690
+  _globals['_USERSTATUS']._serialized_start=1172
+  _globals['_USERSTATUS']._serialized_end=1262
   _globals['_USER']._serialized_start=83
   _globals['_USER']._serialized_end=267
   _globals['_VALIDATETOKENREQUEST']._serialized_start=269
@@ -48,6 +48,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETJWKSREQUEST']._serialized_end=560
   _globals['_GETJWKSRESPONSE']._serialized_start=562
   _globals['_GETJWKSRESPONSE']._serialized_end=598
-  _globals['_AUTHSERVICE']._serialized_start=693
-  _globals['_AUTHSERVICE']._serialized_end=964
+  _globals['_ISSUESERVICETOKENREQUEST']._serialized_start=600
+  _globals['_ISSUESERVICETOKENREQUEST']._serialized_end=659
+  _globals['_ISSUESERVICETOKENRESPONSE']._serialized_start=661
+  _globals['_ISSUESERVICETOKENRESPONSE']._serialized_end=751
+  _globals['_VERIFYUSERCREDENTIALSREQUEST']._serialized_start=753
+  _globals['_VERIFYUSERCREDENTIALSREQUEST']._serialized_end=852
+  _globals['_VERIFYUSERCREDENTIALSRESPONSE']._serialized_start=854
+  _globals['_VERIFYUSERCREDENTIALSRESPONSE']._serialized_end=901
+  _globals['_EXPORTUSERDATAREQUEST']._serialized_start=903
+  _globals['_EXPORTUSERDATAREQUEST']._serialized_end=943
+  _globals['_EXPORTUSERDATARESPONSE']._serialized_start=945
+  _globals['_EXPORTUSERDATARESPONSE']._serialized_end=988
+  _globals['_SETUSERROLESREQUEST']._serialized_start=990
+  _globals['_SETUSERROLESREQUEST']._serialized_end=1043
+  _globals['_SETUSERROLESRESPONSE']._serialized_start=1045
+  _globals['_SETUSERROLESRESPONSE']._serialized_end=1170
+  _globals['_AUTHSERVICE']._serialized_start=1265
+  _globals['_AUTHSERVICE']._serialized_end=1964
 # @@protoc_insertion_point(module_scope)

@@ -78,3 +78,69 @@ class GetJwksResponse(_message.Message):
     JWKS_JSON_FIELD_NUMBER: _ClassVar[int]
     jwks_json: str
     def __init__(self, jwks_json: _Optional[str] = ...) -> None: ...
+
+class IssueServiceTokenRequest(_message.Message):
+    __slots__ = ("service", "secret")
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    service: str
+    secret: str
+    def __init__(self, service: _Optional[str] = ..., secret: _Optional[str] = ...) -> None: ...
+
+class IssueServiceTokenResponse(_message.Message):
+    __slots__ = ("token", "expires_at")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, token: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class VerifyUserCredentialsRequest(_message.Message):
+    __slots__ = ("user_id", "password", "code", "session_id")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    password: str
+    code: str
+    session_id: str
+    def __init__(self, user_id: _Optional[str] = ..., password: _Optional[str] = ..., code: _Optional[str] = ..., session_id: _Optional[str] = ...) -> None: ...
+
+class VerifyUserCredentialsResponse(_message.Message):
+    __slots__ = ("method",)
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    method: str
+    def __init__(self, method: _Optional[str] = ...) -> None: ...
+
+class ExportUserDataRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class ExportUserDataResponse(_message.Message):
+    __slots__ = ("data_json",)
+    DATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    data_json: str
+    def __init__(self, data_json: _Optional[str] = ...) -> None: ...
+
+class SetUserRolesRequest(_message.Message):
+    __slots__ = ("user_id", "roles")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ROLES_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    roles: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, user_id: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SetUserRolesResponse(_message.Message):
+    __slots__ = ("user", "previous_roles", "changed", "sessions_ended")
+    USER_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_ROLES_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    SESSIONS_ENDED_FIELD_NUMBER: _ClassVar[int]
+    user: User
+    previous_roles: _containers.RepeatedScalarFieldContainer[str]
+    changed: bool
+    sessions_ended: int
+    def __init__(self, user: _Optional[_Union[User, _Mapping]] = ..., previous_roles: _Optional[_Iterable[str]] = ..., changed: _Optional[bool] = ..., sessions_ended: _Optional[int] = ...) -> None: ...

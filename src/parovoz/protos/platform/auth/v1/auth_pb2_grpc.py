@@ -50,6 +50,26 @@ class AuthServiceStub:
                 request_serializer=platform_dot_auth_dot_v1_dot_auth__pb2.GetJwksRequest.SerializeToString,
                 response_deserializer=platform_dot_auth_dot_v1_dot_auth__pb2.GetJwksResponse.FromString,
                 _registered_method=True)
+        self.IssueServiceToken = channel.unary_unary(
+                '/platform.auth.v1.AuthService/IssueServiceToken',
+                request_serializer=platform_dot_auth_dot_v1_dot_auth__pb2.IssueServiceTokenRequest.SerializeToString,
+                response_deserializer=platform_dot_auth_dot_v1_dot_auth__pb2.IssueServiceTokenResponse.FromString,
+                _registered_method=True)
+        self.VerifyUserCredentials = channel.unary_unary(
+                '/platform.auth.v1.AuthService/VerifyUserCredentials',
+                request_serializer=platform_dot_auth_dot_v1_dot_auth__pb2.VerifyUserCredentialsRequest.SerializeToString,
+                response_deserializer=platform_dot_auth_dot_v1_dot_auth__pb2.VerifyUserCredentialsResponse.FromString,
+                _registered_method=True)
+        self.ExportUserData = channel.unary_unary(
+                '/platform.auth.v1.AuthService/ExportUserData',
+                request_serializer=platform_dot_auth_dot_v1_dot_auth__pb2.ExportUserDataRequest.SerializeToString,
+                response_deserializer=platform_dot_auth_dot_v1_dot_auth__pb2.ExportUserDataResponse.FromString,
+                _registered_method=True)
+        self.SetUserRoles = channel.unary_unary(
+                '/platform.auth.v1.AuthService/SetUserRoles',
+                request_serializer=platform_dot_auth_dot_v1_dot_auth__pb2.SetUserRolesRequest.SerializeToString,
+                response_deserializer=platform_dot_auth_dot_v1_dot_auth__pb2.SetUserRolesResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -78,6 +98,48 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def IssueServiceToken(self, request, context):
+        """Issues a service token: the short-lived credential (an RS256 JWT signed like access tokens,
+        audience "parovoz-services") a Parovoz service presents as `authorization: Bearer <token>` on
+        its gRPC calls to other services. Callable without a token (it is how a service gets one).
+        Fails with UNAUTHENTICATED (reason SERVICE_CREDENTIALS_INVALID) when the service is unknown or
+        the secret is wrong, RESOURCE_EXHAUSTED (RATE_LIMITED) when asked too often.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifyUserCredentials(self, request, context):
+        """Re-checks that the user is present before an irreversible action (Account's deletion): the
+        password when the user has one (else UNAUTHENTICATED, reason INVALID_CURRENT_PASSWORD), then
+        the 2FA code when 2FA is on (UNAUTHENTICATED, MFA_CODE_REQUIRED or INVALID_MFA_CODE). A user
+        without a password and without 2FA passes only when `session_id` is a live session of theirs
+        signed in within the last 15 minutes (else UNAUTHENTICATED, REAUTHENTICATION_REQUIRED).
+        Fails with NOT_FOUND (USER_NOT_FOUND) for an unknown or deleted user.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportUserData(self, request, context):
+        """Returns everything Auth holds about a user for a 152-FZ data export, as a JSON document:
+        never password hashes, secrets or tokens. Fails with NOT_FOUND (USER_NOT_FOUND).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetUserRoles(self, request, context):
+        """Gives a user exactly the listed roles ("user" is always kept), an Admin action. A change ends
+        every session of the user (no token keeps the old roles; the refresh tokens die) and emits
+        `auth.user.roles.changed.v1`, in one transaction. The roles the user already has change
+        nothing and emit nothing (changed = false). Fails with NOT_FOUND (USER_NOT_FOUND) or
+        INVALID_ARGUMENT (INVALID_PARAMETER for a malformed user_id, INVALID_ROLE for an unknown role).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -95,6 +157,26 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.GetJwks,
                     request_deserializer=platform_dot_auth_dot_v1_dot_auth__pb2.GetJwksRequest.FromString,
                     response_serializer=platform_dot_auth_dot_v1_dot_auth__pb2.GetJwksResponse.SerializeToString,
+            ),
+            'IssueServiceToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.IssueServiceToken,
+                    request_deserializer=platform_dot_auth_dot_v1_dot_auth__pb2.IssueServiceTokenRequest.FromString,
+                    response_serializer=platform_dot_auth_dot_v1_dot_auth__pb2.IssueServiceTokenResponse.SerializeToString,
+            ),
+            'VerifyUserCredentials': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyUserCredentials,
+                    request_deserializer=platform_dot_auth_dot_v1_dot_auth__pb2.VerifyUserCredentialsRequest.FromString,
+                    response_serializer=platform_dot_auth_dot_v1_dot_auth__pb2.VerifyUserCredentialsResponse.SerializeToString,
+            ),
+            'ExportUserData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportUserData,
+                    request_deserializer=platform_dot_auth_dot_v1_dot_auth__pb2.ExportUserDataRequest.FromString,
+                    response_serializer=platform_dot_auth_dot_v1_dot_auth__pb2.ExportUserDataResponse.SerializeToString,
+            ),
+            'SetUserRoles': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetUserRoles,
+                    request_deserializer=platform_dot_auth_dot_v1_dot_auth__pb2.SetUserRolesRequest.FromString,
+                    response_serializer=platform_dot_auth_dot_v1_dot_auth__pb2.SetUserRolesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -179,6 +261,114 @@ class AuthService:
             '/platform.auth.v1.AuthService/GetJwks',
             platform_dot_auth_dot_v1_dot_auth__pb2.GetJwksRequest.SerializeToString,
             platform_dot_auth_dot_v1_dot_auth__pb2.GetJwksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IssueServiceToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/platform.auth.v1.AuthService/IssueServiceToken',
+            platform_dot_auth_dot_v1_dot_auth__pb2.IssueServiceTokenRequest.SerializeToString,
+            platform_dot_auth_dot_v1_dot_auth__pb2.IssueServiceTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyUserCredentials(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/platform.auth.v1.AuthService/VerifyUserCredentials',
+            platform_dot_auth_dot_v1_dot_auth__pb2.VerifyUserCredentialsRequest.SerializeToString,
+            platform_dot_auth_dot_v1_dot_auth__pb2.VerifyUserCredentialsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportUserData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/platform.auth.v1.AuthService/ExportUserData',
+            platform_dot_auth_dot_v1_dot_auth__pb2.ExportUserDataRequest.SerializeToString,
+            platform_dot_auth_dot_v1_dot_auth__pb2.ExportUserDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetUserRoles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/platform.auth.v1.AuthService/SetUserRoles',
+            platform_dot_auth_dot_v1_dot_auth__pb2.SetUserRolesRequest.SerializeToString,
+            platform_dot_auth_dot_v1_dot_auth__pb2.SetUserRolesResponse.FromString,
             options,
             channel_credentials,
             insecure,
