@@ -27,6 +27,7 @@ from parovoz.chassis.security.tokens import JwksTokenVerifier
 from parovoz.chassis.tasks import cancel
 from parovoz.gateway.app import Gateway
 from parovoz.gateway.upstreams import AsgiUpstream
+from parovoz.runtime.demo_providers import SandboxMount, with_demo_providers
 from parovoz.runtime.host import ServiceHost
 from parovoz.runtime.http import serve_http
 from parovoz.runtime.identity import (
@@ -182,16 +183,22 @@ class EmbeddedPlatform:
 async def run_embedded(host: str, port: int, data_dir: Path, *, demo: bool = True) -> None:
     """`parovoz up`: start everything, serve the gateway on host:port until interrupted."""
     settings = Settings.from_env(mode="embedded", http_host=host, http_port=port, demo_data=demo)
+    base = f"http://{host}:{port}"
+    sandboxes: dict[str, Any] = {}
+    if demo:
+        settings, sandboxes = with_demo_providers(settings, base)
     platform = EmbeddedPlatform(data_dir=data_dir, settings=settings, demo=demo)
     gateway = await platform.start()
-    base = f"http://{host}:{port}"
     print(f"Parovoz is running in embedded mode (data in {data_dir})", flush=True)
     print(f"  API:     {base}/api/v1/", flush=True)
     print(f"  Docs:    {base}/api/v1/docs", flush=True)
     print(f"  Health:  {base}/healthz  {base}/readyz  {base}/metrics", flush=True)
     if demo:
         print("  Demo users: demo@parovoz.local and admin@parovoz.local (see README)", flush=True)
+    if sandboxes:
+        names = ", ".join(sorted(sandboxes))
+        print(f"  Sandboxes playing the providers: {names} under {base}/sandbox/", flush=True)
     try:
-        await serve_http(gateway, host, port)
+        await serve_http(SandboxMount(gateway, sandboxes) if sandboxes else gateway, host, port)
     finally:
         await platform.stop()
