@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Callable
-from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import Field, ValidationInfo, field_validator
@@ -17,16 +16,21 @@ from parovoz.chassis.errors import message_for, too_many_requests
 from parovoz.chassis.models import StrictBody
 from parovoz.chassis.rest.auth import client_ip, principal
 from parovoz.chassis.rest.body import Body
-from parovoz.chassis.rest.envelope import EnvelopeResponse, collection_document, document, resource
+from parovoz.chassis.rest.envelope import EnvelopeResponse, collection_document, document
 from parovoz.chassis.rest.query import parse_list_query, select_fields
 from parovoz.chassis.security.principal import Principal
 from parovoz.chassis.service import ServiceContext
 from parovoz.services.auth.captcha import CAPTCHA_TOKEN_MAX
 from parovoz.services.auth.domain import one_time, rules
-from parovoz.services.auth.domain.flows import TokenPair
-from parovoz.services.auth.domain.sessions import SessionInfo
-from parovoz.services.auth.domain.users import PRIVACY, TERMS, Consent, User
+from parovoz.services.auth.domain.users import PRIVACY, TERMS, Consent
 from parovoz.services.auth.guard_wiring import sign_in_guard
+from parovoz.services.auth.resources import (
+    NO_STORE,
+    session_resource,
+    sign_in_response,
+    tokens_resource,
+    user_resource,
+)
 from parovoz.services.auth.store import SESSIONS_COLLECTION
 from parovoz.services.auth.timing import no_sooner_than
 from parovoz.services.auth.wiring import components
@@ -34,8 +38,6 @@ from parovoz.services.auth.wiring import components
 PREFIX = "/api/v1/auth"
 RATE_WINDOW_S = 60.0
 JWKS_MAX_AGE = 300
-# Token responses must never sit in a cache (RFC 6749 §5.1).
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def _rule(check: Callable[[str], str], value: str) -> str:
@@ -129,51 +131,6 @@ class PasswordResetBody(NewPasswordBody):
     token: str = Field(min_length=1, max_length=one_time.TOKEN_MAX)
 
 
-def session_resource(session: SessionInfo, current_session_id: str) -> dict[str, Any]:
-    return resource(
-        "sessions",
-        session.id,
-        {
-            "device": session.device,
-            "userAgent": session.user_agent,
-            "ip": session.client_ip,
-            "country": session.country,
-            "city": session.city,
-            "createdAt": session.created_at,
-            "lastUsedAt": session.last_used_at,
-            "current": session.id == current_session_id,
-        },
-    )
-
-
-def user_resource(user: User) -> dict[str, Any]:
-    return resource(
-        "users",
-        user.id,
-        {
-            "email": user.email,
-            "username": user.username,
-            "roles": list(user.roles),
-            "emailVerified": user.email_verified,
-            "createdAt": user.created_at,
-        },
-    )
-
-
-def tokens_resource(pair: TokenPair) -> dict[str, Any]:
-    return resource(
-        "tokens",
-        pair.session_id,
-        {
-            "accessToken": pair.access.token,
-            "refreshToken": pair.refresh.token,
-            "tokenType": "Bearer",
-            "expiresIn": pair.expires_in,
-            "refreshExpiresIn": pair.refresh_expires_in,
-        },
-    )
-
-
 def _login_key(login: str) -> str:
     # hashed: the limiter's keys (Redis in distributed mode) should not hold e-mail addresses
     return hashlib.sha256(rules.normalize_login(login).encode("utf-8")).hexdigest()[:32]
@@ -248,9 +205,6 @@ def build_router(ctx: ServiceContext) -> APIRouter:
             result = await flows.login(
                 body.login, body.password, user_agent=request.headers.get("user-agent"), client_ip=ip
             )
-        # tokens, or the 2FA challenge (imported here: api_mfa imports this module)
-        from parovoz.services.auth.api_mfa import sign_in_response
-
         return sign_in_response(result)
 
     @router.post("/refresh-token", summary="Exchange a refresh token for a new token pair")

@@ -30,13 +30,13 @@ from parovoz.chassis.rest.envelope import EnvelopeResponse, collection_document,
 from parovoz.chassis.rest.query import parse_list_query, select_fields
 from parovoz.chassis.security.principal import Principal
 from parovoz.chassis.service import ServiceContext
-from parovoz.services.auth.api import NO_STORE, PREFIX, RATE_WINDOW_S
-from parovoz.services.auth.api_mfa import sign_in_response
+from parovoz.services.auth.api import PREFIX, RATE_WINDOW_S
 from parovoz.services.auth.domain import external_errors
 from parovoz.services.auth.domain.external import TOKEN_MAX, Identity
 from parovoz.services.auth.external_flows import Authorization, Client, ExternalFlows, Outcome
 from parovoz.services.auth.external_store import IDENTITIES_COLLECTION, ExternalStore
 from parovoz.services.auth.oauth.config import ExternalConfig
+from parovoz.services.auth.resources import NO_STORE, sign_in_response
 from parovoz.services.auth.wiring import components
 
 _EXTRAS_KEY = "auth.external"

@@ -1,13 +1,10 @@
-"""REST adapter: /api/v1/auth/2fa/totp (enrol, confirm, disable) and /api/v1/auth/login/2fa, and
-`sign_in_response`, the answer of every sign-in route (tokens, or a 2FA challenge).
+"""REST adapter: /api/v1/auth/2fa/totp (enrol, confirm, disable) and /api/v1/auth/login/2fa.
 
 A wrong or replayed code is 401 INVALID_MFA_CODE everywhere (confirm included), a missing one
 401 MFA_CODE_REQUIRED; an unknown, expired, spent or dead mfaToken is 401 INVALID_MFA_TOKEN.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import Field
@@ -20,11 +17,10 @@ from parovoz.chassis.rest.body import Body
 from parovoz.chassis.rest.envelope import EnvelopeResponse, document, resource
 from parovoz.chassis.security.principal import Principal
 from parovoz.chassis.service import ServiceContext
-from parovoz.services.auth.api import NO_STORE, PREFIX, RATE_WINDOW_S, tokens_resource
+from parovoz.services.auth.api import PREFIX, RATE_WINDOW_S
 from parovoz.services.auth.domain import rules
-from parovoz.services.auth.domain.flows import TokenPair
-from parovoz.services.auth.domain.mfa import MfaChallenge
 from parovoz.services.auth.domain.mfa_sign_in import finish_sign_in
+from parovoz.services.auth.resources import NO_STORE, sign_in_response
 from parovoz.services.auth.wiring import components
 
 CODE_MAX = 64  # a TOTP code is 6 digits, a recovery code 11 characters: room for spaces, no more
@@ -45,27 +41,6 @@ class DisableBody(StrictBody):
 class SecondStepBody(StrictBody):
     mfa_token: str = Field(min_length=1, max_length=MFA_TOKEN_MAX)
     code: str = Field(min_length=1, max_length=CODE_MAX)
-
-
-def challenge_resource(challenge: MfaChallenge) -> dict[str, Any]:
-    return resource(
-        "mfa-challenges",
-        challenge.id,
-        {
-            "mfaToken": challenge.token,
-            "expiresIn": challenge.expires_in,
-            "expiresAt": challenge.expires_at,
-            "methods": list(challenge.methods),
-        },
-    )
-
-
-def sign_in_response(result: TokenPair | MfaChallenge) -> Response:
-    """200 with the `tokens` resource, or with an `mfa-challenges` one when the user has 2FA on
-    (finish with POST /api/v1/auth/login/2fa). For every sign-in route."""
-    if isinstance(result, MfaChallenge):
-        return EnvelopeResponse(document(challenge_resource(result)), headers=NO_STORE)
-    return EnvelopeResponse(document(tokens_resource(result)), headers=NO_STORE)
 
 
 def build_router(ctx: ServiceContext) -> APIRouter:
