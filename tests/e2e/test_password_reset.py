@@ -58,3 +58,40 @@ async def test_verification_and_password_reset_through_the_gateway(
         assert r.status_code == 401
         r = await client.post("/api/v1/auth/login", json={**credentials, "password": new_password})
         assert r.status_code == 200, r.text
+
+
+async def test_an_expired_reset_token_is_refused_and_changes_nothing(
+    gateway_client: Callable[..., httpx.AsyncClient], embedded_platform: EmbeddedPlatform
+) -> None:
+    async with gateway_client() as client:
+        user = new_user()
+        user_id = (await client.post("/api/v1/auth/register", json=user)).json()["data"]["id"]
+        credentials = {"login": user["email"], "password": user["password"]}
+        session = (await client.post("/api/v1/auth/login", json=credentials)).json()["data"]["attributes"]
+        assert (
+            await client.post("/api/v1/auth/password/forgot", json={"email": user["email"]})
+        ).status_code == 202
+        token = await _mailed_token(embedded_platform, "auth.password.reset.requested", user_id)
+
+        # The mail sat unread past its validity: age the token in Auth's own database.
+        auth = next(host for host in embedded_platform.hosts if host.spec.name == "auth")
+        async with auth.ctx.db.transaction() as uow:
+            aged = await uow.conn.execute(
+                sa.text(
+                    "UPDATE one_time_tokens SET expires_at = now() - interval '1 second' "
+                    "WHERE user_id = :user_id AND purpose = 'reset_password'"
+                ),
+                {"user_id": user_id},
+            )
+        assert aged.rowcount == 1
+
+        r = await client.post(
+            "/api/v1/auth/password/reset", json={"token": token, "newPassword": "late-secret-77"}
+        )
+        assert r.status_code == 400 and r.json()["errors"][0]["code"] == "INVALID_ONE_TIME_TOKEN"
+        # Nothing changed: the old password still signs in and the old session still refreshes.
+        assert (await client.post("/api/v1/auth/login", json=credentials)).status_code == 200
+        refreshed = await client.post(
+            "/api/v1/auth/refresh-token", json={"refreshToken": session["refreshToken"]}
+        )
+        assert refreshed.status_code == 200, refreshed.text
