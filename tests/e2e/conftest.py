@@ -3,31 +3,21 @@
 from __future__ import annotations
 
 import itertools
-import shutil
-import tempfile
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import httpx
 import pytest
 
-from parovoz.chassis.config import Settings
 from parovoz.runtime.embedded import EmbeddedPlatform
+from tests.e2e.platforms import platform_with
 
 _addresses = itertools.count(10)
 
 
 @pytest.fixture(scope="session")
 async def embedded_platform() -> AsyncIterator[EmbeddedPlatform]:
-    root = Path(tempfile.mkdtemp(prefix="pz-e2e-"))
-    settings = Settings.from_env({}, mode="embedded", demo_data=True)
-    platform = EmbeddedPlatform(data_dir=root / "data", settings=settings, demo=True)
-    await platform.start()
-    try:
+    async with platform_with({}, demo=True) as platform:
         yield platform
-    finally:
-        await platform.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

@@ -11,27 +11,24 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import shutil
 import statistics
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
-from parovoz.chassis.config import Settings
 from parovoz.runtime.embedded import EmbeddedPlatform
 from parovoz.sandboxes import sandbox_app
 from parovoz.sandboxes.captcha import SANDBOX_SECRET, SANDBOX_SITE_KEY
 from parovoz.services.auth.domain.sign_in_guard import login_key
 from parovoz.services.auth.wiring import components
 from tests.e2e.flows import new_user
+from tests.e2e.platforms import platform_with
 from tests.servers import ServedApp
 
 LOGIN = "/api/v1/auth/login"
@@ -53,7 +50,6 @@ def captcha_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 async def guarded_platform(captcha_url: str) -> AsyncIterator[EmbeddedPlatform]:
-    root = Path(tempfile.mkdtemp(prefix="pz-e2e-guard-"))
     env = {
         "PAROVOZ_AUTH_CAPTCHA_PROVIDER": "yandex",
         "PAROVOZ_AUTH_CAPTCHA_SECRET": SANDBOX_SECRET,
@@ -62,14 +58,8 @@ async def guarded_platform(captcha_url: str) -> AsyncIterator[EmbeddedPlatform]:
         # password/forgot's constant-time floor, lower than the 200 ms default to keep the test short
         "PAROVOZ_AUTH_PASSWORD_FORGOT_MIN_MS": "100",
     }
-    settings = Settings.from_env(env, mode="embedded", demo_data=False)
-    platform = EmbeddedPlatform(data_dir=root / "data", settings=settings, demo=False)
-    await platform.start()
-    try:
+    async with platform_with(env) as platform:
         yield platform
-    finally:
-        await platform.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def client_of(platform: EmbeddedPlatform, address: str | None = None) -> httpx.AsyncClient:

@@ -12,22 +12,19 @@ import hashlib
 import hmac
 import itertools
 import json
-import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
 
-from parovoz.chassis.config import Settings
 from parovoz.runtime.embedded import EmbeddedPlatform
 from parovoz.sandboxes import ok as ok_sandbox
 from parovoz.sandboxes import vk_id as vk_sandbox
 from tests.e2e.flows import new_user
+from tests.e2e.platforms import platform_with
 from tests.servers import ServedApp
 
 BASE = "http://parovoz.test"
@@ -51,7 +48,6 @@ def providers() -> Iterator[dict[str, ServedApp]]:
 
 @pytest.fixture(scope="module")
 async def platform(providers: dict[str, ServedApp]) -> AsyncIterator[EmbeddedPlatform]:
-    root = Path(tempfile.mkdtemp(prefix="pz-e2e-ext-"))
     env = {
         "PAROVOZ_AUTH_VK_CLIENT_ID": "vk-e2e",
         "PAROVOZ_AUTH_VK_REDIRECT_URI": VK_REDIRECT,
@@ -64,14 +60,8 @@ async def platform(providers: dict[str, ServedApp]) -> AsyncIterator[EmbeddedPla
         "PAROVOZ_AUTH_OK_API_URL": providers["ok"].url,
         "PAROVOZ_AUTH_TELEGRAM_BOT_TOKEN": BOT_TOKEN,
     }
-    settings = Settings.from_env(env, mode="embedded", demo_data=False)
-    platform = EmbeddedPlatform(data_dir=root / "data", settings=settings, demo=False)
-    await platform.start()
-    try:
+    async with platform_with(env) as platform:
         yield platform
-    finally:
-        await platform.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

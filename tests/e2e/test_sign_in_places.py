@@ -5,8 +5,6 @@ new country writes `auth.user.new_country_signed_in.v1` (published from the outb
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,10 +14,10 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from parovoz.chassis.config import Settings
 from parovoz.chassis.events.cloudevents import CloudEvent
 from parovoz.runtime.embedded import EmbeddedPlatform
 from tests.e2e.flows import new_user
+from tests.e2e.platforms import platform_with
 from tests.geoip import BERLIN_IP, MOSCOW_IP, SAINT_PETERSBURG_IP
 
 TOPIC = "auth.user.new_country_signed_in"
@@ -29,15 +27,8 @@ APP_ANDROID = "Parovoz/1.4.0 (Android 14; Pixel 8)"
 
 @pytest.fixture(scope="module")
 async def geo_platform(geoip_db: Path) -> AsyncIterator[EmbeddedPlatform]:
-    root = Path(tempfile.mkdtemp(prefix="pz-e2e-geo-"))
-    settings = Settings.from_env({"PAROVOZ_AUTH_GEOIP_DB": str(geoip_db)}, mode="embedded", demo_data=False)
-    platform = EmbeddedPlatform(data_dir=root / "data", settings=settings, demo=False)
-    await platform.start()
-    try:
+    async with platform_with({"PAROVOZ_AUTH_GEOIP_DB": str(geoip_db)}) as platform:
         yield platform
-    finally:
-        await platform.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def client_from(platform: EmbeddedPlatform, ip: str, agent: str = FIREFOX_LINUX) -> httpx.AsyncClient:

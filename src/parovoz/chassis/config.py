@@ -72,6 +72,20 @@ class Settings:
         """A raw setting without the prefix, e.g. `get("AUTH_ACCESS_TTL")`."""
         return self.env.get(name, default)
 
+    def positive_int(self, name: str, default: int) -> int:
+        """A whole-number setting above zero (`default` when unset); anything else stops the
+        start with a message naming the variable."""
+        raw = self.env.get(name)
+        if raw in (None, ""):
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if value <= 0:
+            raise ValueError(f"PAROVOZ_{name} must be a positive integer, not {raw!r}")
+        return value
+
     def database_url(self, service: str) -> str:
         """`PAROVOZ_<SERVICE>_DATABASE_URL`, else `PAROVOZ_DATABASE_URL`."""
         url = self.env.get(f"{service.upper()}_DATABASE_URL") or self.env.get("DATABASE_URL")

@@ -40,12 +40,7 @@ class AuthConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AuthConfig:
-        def num(name: str, default: int) -> int:
-            raw = settings.get(name)
-            value = int(raw) if raw not in (None, "") else default
-            if value <= 0:
-                raise ValueError(f"PAROVOZ_{name} must be a positive integer")
-            return value
+        num = settings.positive_int
 
         d = cls()
         config = cls(

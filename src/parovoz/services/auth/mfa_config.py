@@ -7,13 +7,7 @@ from parovoz.services.auth.domain.mfa import MfaLimits
 
 
 def mfa_limits_from(settings: Settings) -> MfaLimits:
-    def num(name: str, default: int) -> int:
-        raw = settings.get(name)
-        value = int(raw) if raw not in (None, "") else default
-        if value <= 0:
-            raise ValueError(f"PAROVOZ_{name} must be a positive integer")
-        return value
-
+    num = settings.positive_int
     d = MfaLimits()
     return MfaLimits(
         challenge_ttl_s=num("AUTH_MFA_CHALLENGE_TTL", d.challenge_ttl_s),

@@ -59,14 +59,6 @@ def parse_credentials(raw: str | None) -> dict[str, bytes]:
     return found
 
 
-def _positive(ctx: ServiceContext, name: str, default: int) -> int:
-    raw = ctx.settings.get(name)
-    value = int(raw) if raw not in (None, "") else default
-    if value <= 0:
-        raise ValueError(f"PAROVOZ_{name} must be a positive integer")
-    return value
-
-
 @dataclass
 class ServiceTokenDesk:
     """Checks a service's secret and signs its token with Auth's current key."""
@@ -99,8 +91,8 @@ def desk(ctx: ServiceContext) -> ServiceTokenDesk:
         found = ctx.extras[_EXTRAS_KEY] = ServiceTokenDesk(
             ctx,
             parse_credentials(ctx.settings.get(CREDENTIALS_SETTING)),
-            ttl_seconds=_positive(ctx, "AUTH_SERVICE_TOKEN_TTL", DEFAULT_SERVICE_TOKEN_TTL),
-            rate_per_min=_positive(ctx, "AUTH_SERVICE_TOKEN_RATE_PER_MIN", 60),
+            ttl_seconds=ctx.settings.positive_int("AUTH_SERVICE_TOKEN_TTL", DEFAULT_SERVICE_TOKEN_TTL),
+            rate_per_min=ctx.settings.positive_int("AUTH_SERVICE_TOKEN_RATE_PER_MIN", 60),
         )
     return found
 
