@@ -40,10 +40,17 @@ def _parser() -> argparse.ArgumentParser:
     from parovoz.cli.admin import add_admin_parser
 
     add_admin_parser(sub)
+    # Listed here for --help only: `main` hands everything after `content` to parovoz.content.cli.
+    sub.add_parser("content", help="game builds: build, keygen, install, verify, serve", add_help=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["content"]:
+        from parovoz.content.cli import main as content_main
+
+        return content_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "events":
         from parovoz.cli.catalogue import catalogue_command
