@@ -6,23 +6,24 @@ ambiguous (a link out of the install directory is exactly what installers must r
 directories are not kept: a manifest lists files.
 
 Pipeline (memory stays bounded by a few chunks per worker, whatever the build's size): the main
-thread cuts each file in order (FastCDC releases the GIL) and hashes the whole file; a bounded pool
-hashes chunks; batches of ids are checked with one `store.missing` call; only missing chunks are
-compressed (and encrypted) and put, in the same pool. The manifest is signed only after every chunk
-it references is in the store, so a build killed at any moment leaves no manifest pointing at absent
-chunks, and a re-run sends only what is still missing.
+thread cuts each file in order and hashes its chunks and the whole file (FastCDC and SHA-256 release
+the GIL; a file of one chunk is hashed once); `uploader.ChunkUploader` checks batches of ids with one
+`store.missing` call and compresses (and encrypts) and puts only missing chunks on a bounded pool.
+A local store skips per-blob fsyncs and syncs once at the end (`store_sync`). The manifest is signed
+only after every chunk it references is in the store and synced, so a build killed at any moment
+leaves no manifest pointing at absent chunks, and a re-run sends only what is still missing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import stat
 import time
 import unicodedata
 import uuid
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,8 +33,9 @@ from parovoz.content import codec, keys, manifest
 from parovoz.content.chunking import ChunkingParams, cut
 from parovoz.content.errors import SourceRejected
 from parovoz.content.progress import Progress
-from parovoz.content.store import ChunkStore
-from parovoz.protos.platform.content.v1.manifest_pb2 import ChunkRef, FileEntry, Manifest
+from parovoz.content.store import ChunkStore, LocalChunkStore
+from parovoz.content.uploader import ChunkUploader
+from parovoz.protos.platform.content.v1.manifest_pb2 import FileEntry, Manifest
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +120,10 @@ def build(
     if progress is not None:
         progress.total = sum(source.size for source in sources)
     workers = workers or min(4, os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="content-build") as pool:
-        uploader = _Uploader(store, pool, level, depot_key, window=2 * workers)
+    # A local store syncs once at the end instead of per blob; the manifest is signed only after.
+    deferred = store.deferred_sync() if isinstance(store, LocalChunkStore) else contextlib.nullcontext()
+    with deferred, ThreadPoolExecutor(max_workers=workers, thread_name_prefix="content-build") as pool:
+        uploader = ChunkUploader(store, pool, workers, level, depot_key)
         try:
             entries = [_add_file(source, params, uploader, progress) for source in sources]
             uploader.finish()
@@ -149,21 +153,31 @@ def build(
 
 
 def _add_file(
-    source: SourceFile, params: ChunkingParams, uploader: _Uploader, progress: Progress | None
+    source: SourceFile, params: ChunkingParams, uploader: ChunkUploader, progress: Progress | None
 ) -> FileEntry:
     entry = FileEntry(path=source.path, mode=source.mode)
     whole = hashlib.sha256()
+    # A file of one chunk is hashed once: its sha256 is that chunk's id. The first chunk is kept
+    # until a second one shows the file needs its own hash after all.
+    first = b""
     try:
-        for piece in cut(source.disk_path, params):
-            whole.update(piece.data)
-            ref = entry.chunks.add(offset=piece.offset, size=piece.size)
-            uploader.add(ref, piece.data)
+        for index, piece in enumerate(cut(source.disk_path, params)):
+            cid = codec.chunk_id(piece.data)
+            if index == 0:
+                first = piece.data
+            else:
+                if index == 1:
+                    whole.update(first)
+                    first = b""
+                whole.update(piece.data)
+            entry.chunks.add(id=cid, offset=piece.offset, size=piece.size)
+            uploader.add(cid, piece.data)
             entry.size += piece.size
             if progress is not None:
                 progress.advance(piece.size)
     except OSError as error:
         raise SourceRejected(f"cannot read {source.disk_path}: {error.strerror or error}") from None
-    entry.sha256 = whole.hexdigest()
+    entry.sha256 = entry.chunks[0].id if len(entry.chunks) == 1 else whole.hexdigest()
     return entry
 
 
@@ -189,68 +203,6 @@ def _manifest(
     result.build_id = meta.build_id or str(uuid.UUID(bytes=digest[:16], version=5))
     manifest.validate(result)
     return result
-
-
-class _Uploader:
-    """Hashes chunks, asks the store which it lacks (in batches), encodes and puts only those."""
-
-    def __init__(
-        self, store: ChunkStore, pool: ThreadPoolExecutor, level: int, key: bytes | None, window: int
-    ):
-        self.store, self.pool, self.level, self.key, self.window = store, pool, level, key, window
-        self.known: dict[str, int | Future[int]] = {}  # id -> stored size (pending while being put)
-        self.hashing: deque[tuple[ChunkRef, bytes, Future[str]]] = deque()
-        self.encoding: deque[Future[int]] = deque()
-        self.new_chunks = 0
-        self.new_bytes = 0
-        self._new_ids: list[str] = []
-
-    def add(self, ref: ChunkRef, data: bytes) -> None:
-        self.hashing.append((ref, data, self.pool.submit(codec.chunk_id, data)))
-        # Settle the older half only: the newer one keeps hashing meanwhile.
-        if len(self.hashing) >= 2 * self.window:
-            self._settle(self.window)
-
-    def finish(self) -> None:
-        self._settle(len(self.hashing))
-        while self.encoding:
-            self.encoding.popleft().result()
-
-    def stored_size(self, cid: str) -> int:
-        size = self.known[cid]
-        return size.result() if isinstance(size, Future) else size
-
-    def new_stored_bytes(self) -> int:
-        return sum(self.stored_size(cid) for cid in self._new_ids)
-
-    def _settle(self, count: int) -> None:
-        batch = [self.hashing.popleft() for _ in range(count)]
-        ids = [future.result() for _, _, future in batch]
-        unknown = {cid for cid in ids if cid not in self.known}
-        lacking = self.store.missing(unknown) if unknown else set()
-        for (ref, data, _), cid in zip(batch, ids, strict=True):
-            ref.id = cid
-            if cid in self.known:
-                continue
-            if cid in lacking:
-                self.known[cid] = self._encode_and_put(cid, data)
-                self.new_chunks += 1
-                self.new_bytes += len(data)
-                self._new_ids.append(cid)
-            else:
-                self.known[cid] = self.store.size(cid)
-
-    def _encode_and_put(self, cid: str, data: bytes) -> Future[int]:
-        while len(self.encoding) >= self.window:
-            self.encoding.popleft().result()
-        future = self.pool.submit(self._encode_put_one, cid, data)
-        self.encoding.append(future)
-        return future
-
-    def _encode_put_one(self, cid: str, data: bytes) -> int:
-        blob = codec.encode(data, self.level, self.key, cid=cid)
-        self.store.put(cid, blob)
-        return len(blob)
 
 
 def _manifest_name(disk_path: str, name: str) -> str:

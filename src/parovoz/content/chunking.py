@@ -67,9 +67,22 @@ def cut(source: str | os.PathLike[str] | BinaryIO, params: ChunkingParams) -> It
     if isinstance(source, str | os.PathLike):
         # Unbuffered: pyfastcdc reads with `readinto` straight into its own buffer.
         with open(source, "rb", buffering=0) as stream:
-            yield from _cut_stream(stream, params)
+            if os.fstat(stream.fileno()).st_size <= 2 * params.max_size:
+                yield from _cut_whole(stream, params)
+            else:
+                yield from _cut_stream(stream, params)
     else:
         yield from _cut_stream(source, params)
+
+
+def _cut_whole(stream: io.RawIOBase, params: ChunkingParams) -> Iterator[Cut]:
+    # A small file is read in one go: the streaming chunker zero-fills a buffer of 2 × max_size per
+    # file, with the GIL held (measured: ~0.5 s of a 256 MiB build of 600 files), and a file of one
+    # chunk (most small files) is handed on as it was read, without a copy.
+    data = stream.readall()
+    for chunk in params.chunker().cut_buf(data):
+        piece = data if chunk.length == len(data) else bytes(chunk.data)
+        yield Cut(chunk.offset, chunk.length, piece)
 
 
 def _cut_stream(stream: BinaryIO | io.RawIOBase, params: ChunkingParams) -> Iterator[Cut]:

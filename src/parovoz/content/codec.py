@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
+import threading
 
 import zstandard
 from cryptography.exceptions import InvalidTag
@@ -42,6 +43,7 @@ DEFAULT_LEVEL = 3
 # Large enough for any frame we write (content size known, window <= chunk size), small enough that
 # a hostile frame cannot make the decoder reserve much memory.
 _MAX_WINDOW = 2 * MAX_CHUNK_SIZE
+_per_thread = threading.local()
 
 
 def chunk_id(plain: bytes | memoryview) -> str:
@@ -55,7 +57,7 @@ def encode(
     """The blob of `plain`. `cid` (its id) may be passed when already known, to skip hashing again."""
     if len(plain) > MAX_CHUNK_SIZE:
         raise ValueError(f"a chunk is at most {MAX_CHUNK_SIZE} bytes, got {len(plain)}")
-    frame = zstandard.ZstdCompressor(level=level, write_content_size=True).compress(plain)
+    frame = _compressor(level).compress(plain)
     flags, inner = (FLAG_ZSTD, frame) if len(frame) < len(plain) else (0, bytes(plain))
     if key is not None:
         _check_key(key)
@@ -134,6 +136,16 @@ def _decompress(frame: memoryview, cid: str, expected_size: int) -> bytes:
         return dctx.decompress(frame, max_output_size=expected_size)
     except zstandard.ZstdError as error:
         raise ChunkCorrupt(f"chunk {cid}: zstd frame does not decode ({error})") from None
+
+
+def _compressor(level: int) -> zstandard.ZstdCompressor:
+    """This thread's compressor for `level`: a compressor is not thread-safe, and making one per chunk
+    costs a context allocation each time."""
+    cache: dict[int, zstandard.ZstdCompressor] = _per_thread.__dict__.setdefault("compressors", {})
+    compressor = cache.get(level)
+    if compressor is None:
+        compressor = cache[level] = zstandard.ZstdCompressor(level=level, write_content_size=True)
+    return compressor
 
 
 def _nonce(key: bytes, cid: str) -> bytes:

@@ -18,6 +18,7 @@ touched). Files the old build did not own are left alone: `verify --repair` repo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -28,13 +29,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from google.protobuf.message import DecodeError
 
 from parovoz.content import keys, manifest
+from parovoz.content.dirwalk import DirWalker
 from parovoz.content.errors import ContentError, KeyInvalid, ManifestRejected, UnsafePath
+from parovoz.content.fsync_batch import FsyncBatch
 from parovoz.content.plan import Plan, Strategy, plan_update
 from parovoz.content.progress import Progress
 from parovoz.content.staging import Stager, done_chunks, staged_files, tasks_of
 from parovoz.content.state import InstallState, Journal, check_build_id
 from parovoz.content.store import ChunkStore
-from parovoz.content.targetfs import STATE_DIR, Target, dir_parts
+from parovoz.content.targetfs import STATE_DIR, Target, check_relative, dir_parts
 from parovoz.protos.platform.content.v1.manifest_pb2 import Manifest, SignedManifest
 
 
@@ -192,30 +195,33 @@ def _install(
 
 
 def _commit(target: Target, state: InstallState, new: Manifest, plan: Plan) -> int:
-    """Make the staged build live; idempotent, so an interrupted commit is simply run again."""
+    """Make the staged build live; idempotent, so an interrupted commit is simply run again.
+
+    Nothing here is fsynced one by one: patched files and every changed directory go to one
+    `FsyncBatch`, which is durable before `current` names the new build and the journal goes."""
     written = 0
     touched: set[tuple[str, ...]] = set()
-    for f in plan.files:
-        if f.strategy is Strategy.PATCH:
-            written += _apply_patch(
-                target, state.staging_fd, f.index, f.path, f.entry.size, f.writes, f.entry.mode
-            )
-    for f in plan.files:
-        if f.strategy is Strategy.MOVE:
-            target.move(f.move_from, f.path)
-            _chmod(target, f.path, f.entry.mode)
-            touched.update({dir_parts(f.move_from), dir_parts(f.path)})
-    for path in plan.deletes:
-        target.unlink(path)
-        touched.add(dir_parts(path))
-    for f in plan.files:
-        if f.strategy is Strategy.WRITE:
-            target.replace(state.staging_fd, str(f.index), f.path)
-            touched.add(dir_parts(f.path))
-        elif f.strategy is Strategy.KEEP and f.mode_changed:
-            _chmod(target, f.path, f.entry.mode)
-    for parts in sorted(touched):
-        target.fsync_dir(list(parts))
+    with FsyncBatch() as batch:
+        for f in plan.files:
+            if f.strategy is Strategy.PATCH:
+                written += _apply_patch(
+                    target, state.staging_fd, f.index, f.path, f.entry.size, f.writes, f.entry.mode, batch
+                )
+        for f in plan.files:
+            if f.strategy is Strategy.MOVE:
+                target.move(f.move_from, f.path)
+                _chmod(target, f.path, f.entry.mode)
+                touched.update({dir_parts(f.move_from), dir_parts(f.path)})
+        for path in plan.deletes:
+            target.unlink(path)
+            touched.add(dir_parts(path))
+        for f in plan.files:
+            if f.strategy is Strategy.KEEP and f.mode_changed:
+                _chmod(target, f.path, f.entry.mode)
+        for parts in sorted(touched):
+            with contextlib.suppress(FileNotFoundError, UnsafePath), target.directory(list(parts)) as fd:
+                batch.add(os.dup(fd))
+        _rename_written(target, state.staging_fd, plan, batch)
     state.set_current(new.build_id)
     state.clear_staging()
     state.remove_journal()
@@ -223,8 +229,26 @@ def _commit(target: Target, state: InstallState, new: Manifest, plan: Plan) -> i
     return written
 
 
+def _rename_written(target: Target, staging_fd: int, plan: Plan, batch: FsyncBatch) -> None:
+    """Rename the staged WRITE files into place, directory by directory in sorted order, so each
+    directory is opened (or created) once and fsynced once (`DirWalker`)."""
+    writes = sorted((f for f in plan.files if f.strategy is Strategy.WRITE), key=lambda f: f.path.split("/"))
+    with DirWalker(target, batch) as walker:
+        for f in writes:
+            fd = walker.enter(check_relative(f.path)[:-1])
+            target.replace(staging_fd, str(f.index), f.path, fd)
+            walker.mark_changed()
+
+
 def _apply_patch(
-    target: Target, staging_fd: int, index: int, path: str, size: int, writes: list, mode: int
+    target: Target,
+    staging_fd: int,
+    index: int,
+    path: str,
+    size: int,
+    writes: list,
+    mode: int,
+    batch: FsyncBatch,
 ) -> int:
     src = os.open(str(index), os.O_RDONLY | os.O_NOFOLLOW, dir_fd=staging_fd)
     try:
@@ -239,7 +263,7 @@ def _apply_patch(
                         raise ContentError(f"staged patch of {path!r} is shorter than planned")
                     copied += n
             os.fchmod(dst, mode & 0o777)
-            os.fsync(dst)
+            batch.add(os.dup(dst))
         finally:
             os.close(dst)
     finally:

@@ -7,7 +7,8 @@ writes release the GIL); at most `2 × concurrency` are queued, so memory stays 
 
 Journal: after its writes, a task appends `{"t": "c", "id": ...}`; that lands in the page cache at
 once, so a kill -9 loses only the tasks in flight (≤ concurrency). Durability comes in batches: a
-barrier fsyncs the staging files written so far, then the journal, then appends `{"t": "s", "n": N}`
+barrier (on its own thread, while fetching and writing go on) fsyncs the staging files written so far
+(in parallel: `fsync_batch.py`), then the journal, then appends `{"t": "s", "n": N}`
 saying the first N chunk records are durable. On resume, records past the last barrier are trusted
 only after their staged ranges hash to the id again (after a power loss they may point at nothing).
 """
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 
 from parovoz.content import codec
 from parovoz.content.errors import ContentError
+from parovoz.content.fsync_batch import FsyncBatch
 from parovoz.content.plan import Plan, Strategy
 from parovoz.content.state import Journal
 from parovoz.content.store import ChunkStore
@@ -134,22 +136,31 @@ class Stager:
         window = 2 * max(concurrency, 1)
         pending: set[Future[None]] = set()
         last_barrier, since_barrier = time.monotonic(), 0
-        with ThreadPoolExecutor(
-            max_workers=max(concurrency, 1), thread_name_prefix="content-install"
-        ) as pool:
+        # Barriers run on their own thread, one at a time and in order, so that fetching and writing
+        # go on while the staged files are flushed to disk (a large part of an install's time).
+        barrier: Future[None] | None = None
+        with (
+            ThreadPoolExecutor(max_workers=max(concurrency, 1), thread_name_prefix="content-install") as pool,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="content-barrier") as barriers,
+        ):
             try:
                 for task in tasks:
                     while len(pending) >= window:
                         since_barrier += self._settle(pending)
                     pending.add(pool.submit(self._run_task, task))
-                    if (
+                    due = (
                         since_barrier >= _BARRIER_EVERY_TASKS
                         or time.monotonic() - last_barrier > _BARRIER_EVERY_S
-                    ):
-                        self.barrier()
+                    )
+                    if due and (barrier is None or barrier.done()):
+                        if barrier is not None:
+                            barrier.result()  # re-raises a failed fsync
+                        barrier = barriers.submit(self.barrier)
                         last_barrier, since_barrier = time.monotonic(), 0
                 while pending:
                     self._settle(pending)
+                if barrier is not None:
+                    barrier.result()
             except BaseException:
                 for future in pending:
                     future.cancel()
@@ -157,15 +168,15 @@ class Stager:
         self.barrier()
 
     def barrier(self) -> None:
+        """Make every chunk record so far durable: its staged files, then the journal, then a record
+        saying so. Chunk records are appended only after their writes, so the files touched by the
+        first `covered` records are all in the `touched` taken together with the count."""
         with self._lock:
             covered, touched = self._recorded, self._touched
             self._touched = set()
-        for index in sorted(touched):
-            fd = os.open(str(index), os.O_RDONLY | os.O_NOFOLLOW, dir_fd=self.staging_fd)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        with FsyncBatch() as batch:
+            for index in sorted(touched):
+                batch.add_name(self.staging_fd, str(index))
         self.journal.sync()
         with self._lock:
             self.journal.append({"t": "s", "n": covered})

@@ -3,6 +3,8 @@
 `LocalChunkStore` keeps `<root>/chunks/<id[:2]>/<id>`. A put writes a temp file in `<root>/tmp/`,
 fsyncs it, renames it into place and fsyncs the directory, so a blob under its final name is always
 complete: a build killed at any moment leaves at worst stray temp files, which `sweep_temp` removes.
+A build skips those fsyncs and syncs the filesystem once at its end (`deferred_sync`, see
+`store_sync.py`, which also covers a power loss in between).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from parovoz.content import store_sync
 from parovoz.content.errors import ChunkNotFound, UnsafePath
 
 _CHUNK_ID = re.compile(r"[0-9a-f]{64}")
@@ -58,6 +61,9 @@ class LocalChunkStore:
         self.root = Path(root)
         self.chunks_dir = self.root / "chunks"
         self.tmp_dir = self.root / "tmp"
+        # False inside `deferred_sync`: blobs are renamed into place unsynced, one sync comes at the end.
+        self.durable_puts = True
+        self._made_dirs: set[Path] = set()
 
     def path(self, cid: str) -> Path:
         check_chunk_id(cid)
@@ -73,21 +79,29 @@ class LocalChunkStore:
         final = self.path(cid)
         if final.is_file():
             return
-        final.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        if final.parent not in self._made_dirs:  # one mkdir per shard, not per blob
+            final.parent.mkdir(parents=True, exist_ok=True)
+            self.tmp_dir.mkdir(parents=True, exist_ok=True)
+            self._made_dirs.add(final.parent)
         temp = self.tmp_dir / f"{cid}.{uuid.uuid4().hex}"
         try:
             with open(temp, "wb") as out:
                 out.write(blob)
-                out.flush()
-                os.fsync(out.fileno())
+                if self.durable_puts:
+                    out.flush()
+                    os.fsync(out.fileno())
             # Two writers of one id race harmlessly: both blobs are identical and rename is atomic.
             os.replace(temp, final)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 temp.unlink()
             raise
-        _fsync_dir(final.parent)
+        if self.durable_puts:
+            _fsync_dir(final.parent)
+
+    def deferred_sync(self) -> contextlib.AbstractContextManager[None]:
+        """Puts inside skip their fsyncs; one filesystem sync on a normal exit (see `store_sync`)."""
+        return store_sync.deferred_sync(self)
 
     def get(self, cid: str) -> bytes:
         try:
@@ -107,6 +121,8 @@ class LocalChunkStore:
         cutoff = time.time() - older_than_s
         with contextlib.suppress(FileNotFoundError):
             for entry in os.scandir(self.tmp_dir):
+                if entry.name.startswith(store_sync.MARKER_PREFIX):
+                    continue  # a build's sync marker: `store_sync.recover_unsynced` owns those
                 with contextlib.suppress(FileNotFoundError):
                     if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
                         os.unlink(entry.path)

@@ -126,20 +126,16 @@ class Target:
                     raise UnsafePath(f"refusing to open {path!r}: it is a symlink") from None
                 raise
 
-    def replace(self, src_dir_fd: int, src_name: str, path: str) -> bool:
+    def replace(self, src_dir_fd: int, src_name: str, path: str, parent_fd: int | None = None) -> bool:
         """Rename `src_name` (in `src_dir_fd`) onto `path`, atomically; False when the source is gone.
 
         A directory standing at `path` is removed first (the manifest wants a file there).
+        `parent_fd`: the caller has `path`'s parent open already (`DirWalker`), no walk from the root.
         The parent directory is not fsynced here: callers fsync touched directories in a batch."""
+        if parent_fd is not None:
+            return replace_in(parent_fd, check_relative(path)[-1], src_dir_fd, src_name)
         with self.parent(path, create=True) as (fd, name):
-            with contextlib.suppress(FileNotFoundError):
-                if stat.S_ISDIR(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
-                    shutil.rmtree(name, dir_fd=fd)
-            try:
-                os.rename(src_name, name, src_dir_fd=src_dir_fd, dst_dir_fd=fd)
-            except FileNotFoundError:
-                return False
-            return True
+            return replace_in(fd, name, src_dir_fd, src_name)
 
     def move(self, old: str, new: str) -> bool:
         """Rename file `old` to `new` inside the root; False when `old` is gone (a resumed move)."""
@@ -174,3 +170,15 @@ class Target:
 
 def dir_parts(path: str) -> tuple[str, ...]:
     return tuple(path.split("/")[:-1])
+
+
+def replace_in(dir_fd: int, name: str, src_dir_fd: int, src_name: str) -> bool:
+    """`Target.replace` once the destination's parent is open: False when the source is gone."""
+    with contextlib.suppress(FileNotFoundError):
+        if stat.S_ISDIR(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
+            shutil.rmtree(name, dir_fd=dir_fd)
+    try:
+        os.rename(src_name, name, src_dir_fd=src_dir_fd, dst_dir_fd=dir_fd)
+    except FileNotFoundError:
+        return False
+    return True
