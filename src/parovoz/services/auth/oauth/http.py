@@ -8,6 +8,7 @@ import httpx
 
 from parovoz.chassis.obs.logging import get_logger
 from parovoz.services.auth.domain import external_errors
+from parovoz.services.auth.domain.external import ExternalProfile
 
 log = get_logger(__name__)
 
@@ -56,3 +57,16 @@ def text(body: dict[str, Any], key: str, *, required: bool = True, max_len: int 
         return None
     log.warning("oauth_provider_field_invalid", field=key)
     raise external_errors.provider_error()
+
+
+def profile_from(provider: str, external_id: str | None, user: dict[str, Any]) -> ExternalProfile:
+    """The profile both providers answer with (names and e-mail under the same keys). Neither says
+    whether the e-mail is verified, so it never counts as verified."""
+    return ExternalProfile(
+        provider=provider,
+        external_id=external_id or "",
+        first_name=text(user, "first_name", required=False, max_len=256),
+        last_name=text(user, "last_name", required=False, max_len=256),
+        email=text(user, "email", required=False, max_len=254),
+        email_verified=False,
+    )

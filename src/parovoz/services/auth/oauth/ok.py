@@ -22,7 +22,7 @@ import httpx
 
 from parovoz.services.auth.domain import external_errors
 from parovoz.services.auth.domain.external import OK, ExternalProfile
-from parovoz.services.auth.oauth.http import call, provider_http, text
+from parovoz.services.auth.oauth.http import call, profile_from, provider_http, text
 
 DEFAULT_AUTH_URL = "https://connect.ok.ru"
 DEFAULT_API_URL = "https://api.ok.ru"
@@ -109,14 +109,7 @@ class OkClient:
         status, user = await call(self.http, "GET", f"{self.api_url}/fb.do?{urlencode(params)}")
         if status >= 400 or "error_code" in user:
             raise external_errors.provider_error()
-        return ExternalProfile(
-            provider=OK,
-            external_id=text(user, "uid", max_len=64) or "",
-            first_name=text(user, "first_name", required=False, max_len=256),
-            last_name=text(user, "last_name", required=False, max_len=256),
-            email=text(user, "email", required=False, max_len=254),
-            email_verified=False,
-        )
+        return profile_from(OK, text(user, "uid", max_len=64), user)
 
     async def aclose(self) -> None:
         await self.http.aclose()

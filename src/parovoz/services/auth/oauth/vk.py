@@ -20,7 +20,7 @@ import httpx
 
 from parovoz.services.auth.domain import external_errors
 from parovoz.services.auth.domain.external import VK, ExternalProfile
-from parovoz.services.auth.oauth.http import call, provider_http, text
+from parovoz.services.auth.oauth.http import call, profile_from, provider_http, text
 
 DEFAULT_BASE_URL = "https://id.vk.com"
 # the basic profile (names) and the e-mail address; VK ID's default alone is vkid.personal_info
@@ -95,14 +95,7 @@ class VkIdClient:
         user_id = text(user, "user_id", max_len=64)
         if user_id != token_user:
             raise external_errors.provider_error()  # the token's user and the profile's disagree
-        return ExternalProfile(
-            provider=VK,
-            external_id=user_id or "",
-            first_name=text(user, "first_name", required=False, max_len=256),
-            last_name=text(user, "last_name", required=False, max_len=256),
-            email=text(user, "email", required=False, max_len=254),
-            email_verified=False,
-        )
+        return profile_from(VK, user_id, user)
 
     async def aclose(self) -> None:
         await self.http.aclose()
