@@ -4,7 +4,8 @@ encrypts and puts only those on a bounded thread pool.
 Ids are hashed by the caller (the build's main thread, while it cuts: SHA-256 releases the GIL), so
 the pool does nothing but encode and put, and the main thread never waits behind an encode for a
 hash. A batch goes to `store.missing` when it is full or when the pool is about to run dry, whichever
-comes first: remote stores get few round trips, local ones keep every worker busy. Memory stays
+comes first: remote stores get few round trips, local ones keep every worker busy; after a batch
+with nothing new (a re-run) there is no pool to keep busy, so the next waits until full. Memory stays
 bounded: at most `_BATCH_MAX` chunks (and about `_BATCH_MAX_BYTES`) waiting for their `missing`
 answer plus `_PENDING_PER_WORKER × workers` being encoded.
 """
@@ -30,6 +31,10 @@ class ChunkUploader:
         self.batch: list[tuple[str, bytes]] = []
         self.batch_bytes = 0
         self.encoding: set[Future[int]] = set()  # submitted, not yet seen done
+        # Whether the last batch found chunks to upload. When it found none (a re-run, unchanged
+        # content) there is no pool to keep busy: batches wait until full, so a remote store answers
+        # a batch in one concurrent round instead of one round trip per chunk.
+        self.last_batch_new = True
         self.new_chunks = 0
         self.new_bytes = 0
         self._new_ids: list[str] = []
@@ -43,7 +48,7 @@ class ChunkUploader:
         self._reap(wait(self.encoding, timeout=0).done)
         # Flush early when few encodes are pending: the pool must not run dry.
         full = len(self.batch) >= _BATCH_MAX or self.batch_bytes >= _BATCH_MAX_BYTES
-        if full or len(self.encoding) < 2 * self.workers:
+        if full or (self.last_batch_new and len(self.encoding) < 2 * self.workers):
             self._flush()
 
     def finish(self) -> None:
@@ -62,6 +67,8 @@ class ChunkUploader:
         batch, self.batch, self.batch_bytes = self.batch, [], 0
         unknown = {cid for cid, _ in batch if cid not in self.known}
         lacking = self.store.missing(unknown) if unknown else set()
+        if unknown:
+            self.last_batch_new = bool(lacking)
         for cid, data in batch:
             if cid in self.known:  # a duplicate within the batch
                 continue
