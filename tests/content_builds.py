@@ -71,3 +71,22 @@ def insert_bytes(path: Path, offset: int, data: bytes) -> None:
     """Insert `data` into the file at `offset` (the classic delta test: everything after it shifts)."""
     content = path.read_bytes()
     path.write_bytes(content[:offset] + data + content[offset:])
+
+
+def scatter_edits(root: Path, *, seed: int = 1, every: int = 48 * KiB) -> None:
+    """A patch's kind of change to a `generate_build` tree: in each pack a few bytes overwritten every
+    `every` bytes, 300 random bytes inserted in pak01, 2 KiB appended to pak02, and every small
+    file over 2 KiB edited in its middle. Most changed chunks then differ from an old one by a little."""
+    rng = random.Random(seed)
+    for pack in sorted((root / "packs").glob("pak*.pak")):
+        data = bytearray(pack.read_bytes())
+        for offset in range(every // 2, len(data) - 64, every):
+            data[offset : offset + 16] = rng.randbytes(16)
+        pack.write_bytes(bytes(data))
+    insert_bytes(root / "packs" / "pak01.pak", 200 * KiB, rng.randbytes(300))
+    with open(root / "packs" / "pak02.pak", "ab") as out:
+        out.write(rng.randbytes(2 * KiB))
+    for path in sorted(p for p in root.rglob("*.dat") if p.stat().st_size > 2 * KiB):
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2 : len(data) // 2 + 8] = rng.randbytes(8)
+        path.write_bytes(bytes(data))

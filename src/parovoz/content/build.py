@@ -12,6 +12,8 @@ the GIL; a file of one chunk is hashed once); `uploader.ChunkUploader` checks ba
 A local store skips per-blob fsyncs and syncs once at the end (`store_sync`). The manifest is signed
 only after every chunk it references is in the store and synced, so a build killed at any moment
 leaves no manifest pointing at absent chunks, and a re-run sends only what is still missing.
+With `previous` builds, a delta pass (`delta_build.py`) then patches the changed chunks against them,
+on the same pool, before the sync.
 """
 
 from __future__ import annotations
@@ -23,19 +25,20 @@ import stat
 import time
 import unicodedata
 import uuid
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from parovoz.content import codec, keys, manifest
+from parovoz.content import codec, delta_build, keys, manifest
 from parovoz.content.chunking import ChunkingParams, cut
 from parovoz.content.errors import SourceRejected
 from parovoz.content.progress import Progress
 from parovoz.content.store import ChunkStore, LocalChunkStore
 from parovoz.content.uploader import ChunkUploader
-from parovoz.protos.platform.content.v1.manifest_pb2 import FileEntry, Manifest
+from parovoz.protos.platform.content.v1.manifest_pb2 import ChunkDelta, FileEntry, Manifest
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,9 @@ class BuildReport:
     new_bytes: int
     new_stored_bytes: int
     seconds: float
+    deltas: int = 0  # patches listed in the manifest (`--previous`)
+    new_patches: int = 0  # patch blobs this build put into the store
+    new_patch_bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +120,12 @@ def build(
     meta: BuildMeta = BuildMeta(),
     progress: Progress | None = None,
     workers: int | None = None,
+    previous: Sequence[Manifest] = (),
 ) -> BuildReport:
+    """Chunk `src` into `store` and sign its manifest; with `previous` (verified manifests of earlier
+    builds), also patch each changed chunk against them (`delta_build`)."""
     started = time.monotonic()
+    previous = delta_build.distinct(previous)  # refused before any work when there are too many
     sources = scan(src)
     if progress is not None:
         progress.total = sum(source.size for source in sources)
@@ -127,15 +137,18 @@ def build(
         try:
             entries = [_add_file(source, params, uploader, progress) for source in sources]
             uploader.finish()
+            for entry in entries:
+                for ref in entry.chunks:
+                    ref.stored_size = uploader.stored_size(ref.id)
+            deltas = delta_build.make_deltas(
+                entries, [s.disk_path for s in sources], previous, store, pool, level, depot_key
+            )
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
-    for entry in entries:
-        for ref in entry.chunks:
-            ref.stored_size = uploader.stored_size(ref.id)
     if progress is not None:
         progress.finish()
-    result = _manifest(entries, params, level, depot_key, meta)
+    result = _manifest(entries, deltas.deltas, params, level, depot_key, meta)
     totals = result.totals
     return BuildReport(
         manifest=result,
@@ -149,6 +162,9 @@ def build(
         new_bytes=uploader.new_bytes,
         new_stored_bytes=uploader.new_stored_bytes(),
         seconds=time.monotonic() - started,
+        deltas=len(deltas.deltas),
+        new_patches=deltas.new_patches,
+        new_patch_bytes=deltas.new_patch_bytes,
     )
 
 
@@ -182,7 +198,12 @@ def _add_file(
 
 
 def _manifest(
-    entries: list[FileEntry], params: ChunkingParams, level: int, depot_key: bytes | None, meta: BuildMeta
+    entries: list[FileEntry],
+    deltas: list[ChunkDelta],
+    params: ChunkingParams,
+    level: int,
+    depot_key: bytes | None,
+    meta: BuildMeta,
 ) -> Manifest:
     result = Manifest(
         format=manifest.FORMAT,
@@ -193,6 +214,7 @@ def _manifest(
         encryption_key_id=keys.depot_key_id(depot_key) if depot_key else "",
     )
     result.files.extend(entries)
+    result.deltas.extend(deltas)
     result.chunking.min_size = params.min_size
     result.chunking.avg_size = params.avg_size
     result.chunking.max_size = params.max_size

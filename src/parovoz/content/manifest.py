@@ -2,8 +2,9 @@
 
 `load` checks the signature before it even parses the manifest, then `validate` refuses anything an
 installer could be tricked by: paths out of the install directory or clashing on case-insensitive
-file systems, sizes and totals that do not add up, absurd sizes. A manifest that passes can be
-installed by trusting its paths and sizes without further checks.
+file systems, sizes and totals that do not add up, absurd sizes, malformed deltas
+(`delta.check_deltas`). A manifest that passes can be installed by trusting its paths and sizes
+without further checks.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from google.protobuf.message import DecodeError
 
-from parovoz.content import keys
+from parovoz.content import delta, keys
 from parovoz.content.chunking import MAX_CHUNK_SIZE, ChunkingParams
 from parovoz.content.codec import MAX_OVERHEAD
 from parovoz.content.errors import ManifestRejected, UnsafePath
@@ -131,6 +132,7 @@ def validate(manifest: Manifest, *, limits: Limits = Limits()) -> None:
             "manifest totals do not match its files: declared "
             f"{_totals_text(declared)}, actual {_totals_text(actual)}"
         )
+    delta.check_deltas(manifest)
 
 
 def _check_chunking(manifest: Manifest) -> int:

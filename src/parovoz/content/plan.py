@@ -16,6 +16,8 @@ Per file of the new manifest, one strategy:
 Both WRITE and PATCH can take every chunk found on disk, so they fetch the same bytes; the planner
 still compares by bytes to fetch first and bytes to write second, and PATCH wins when more than half
 of the file's bytes sit at the same offsets.
+A chunk not on disk costs its stored size, or its patch's when the manifest has a delta whose base
+chunks are all on disk (`delta.choose`; `Plan.deltas` records the choice).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import enum
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+from parovoz.content import delta
 from parovoz.protos.platform.content.v1.manifest_pb2 import FileEntry, Manifest
 
 
@@ -70,9 +73,10 @@ class Plan:
     files: list[FilePlan]
     deletes: list[str]  # old files the new build lacks (moved ones excluded), deleted at the commit
     local: dict[str, tuple[str, int]]  # chunk id -> (old path, offset) where a present old file holds it
-    fetch: dict[str, int]  # chunk id -> stored size, for chunks needed and not on disk
+    fetch: dict[str, int]  # chunk id -> bytes to fetch (its blob's, or its patch's: `deltas`), not on disk
     write_bytes: int
     all_new: Cost  # what writing every non-kept file from chunks would cost, for comparison
+    deltas: dict[str, delta.ChosenDelta] = field(default_factory=dict)  # chunk id -> patch fetched instead
 
     @property
     def fetch_bytes(self) -> int:
@@ -91,6 +95,7 @@ def plan_update(new: Manifest, old: Manifest | None, present: Collection[str]) -
     old_files = {f.path: f for f in old.files} if old is not None else {}
     present_old = {p: f for p, f in old_files.items() if p in present}
     local = _local_chunks(present_old.values())
+    deltas = delta.choose(new, local, present_old.values())
     new_paths = {f.path for f in new.files}
     movable = _movable(present_old, new_paths)
     fetch: dict[str, int] = {}
@@ -101,8 +106,8 @@ def plan_update(new: Manifest, old: Manifest | None, present: Collection[str]) -
         if plan.strategy is Strategy.WRITE or plan.strategy is Strategy.PATCH:
             for r in ranges(entry):
                 if r.id not in local and r.id not in fetch:
-                    fetch[r.id] = r.stored_size
-            cost = _price(plan, entry, local)
+                    fetch[r.id] = _fetch_size(r, deltas)
+            cost = _price(plan, entry, local, deltas)
             plan.options = {Strategy.WRITE: cost[0]}
             if cost[1] is not None:
                 plan.options[Strategy.PATCH] = cost[1]
@@ -112,12 +117,13 @@ def plan_update(new: Manifest, old: Manifest | None, present: Collection[str]) -
                 plan.writes = ranges(entry)
             write_total += plan.options[plan.strategy].write_bytes
         if plan.strategy is not Strategy.KEEP:
-            new_fetch += sum(r.stored_size for r in ranges(entry) if r.id not in local)
+            new_fetch += sum(_fetch_size(r, deltas) for r in ranges(entry) if r.id not in local)
             new_write += entry.size
         files.append(plan)
     moved = {f.move_from for f in files if f.strategy is Strategy.MOVE}
     deletes = sorted(p for p in old_files if p not in new_paths and p not in moved)
-    return Plan(files, deletes, local, fetch, write_total, Cost(new_fetch, new_write))
+    chosen = {cid: deltas[cid] for cid in fetch if cid in deltas}
+    return Plan(files, deletes, local, fetch, write_total, Cost(new_fetch, new_write), chosen)
 
 
 def _plan_file(index: int, entry: FileEntry, old: FileEntry | None, movable: dict[str, str]) -> FilePlan:
@@ -134,14 +140,22 @@ def _plan_file(index: int, entry: FileEntry, old: FileEntry | None, movable: dic
     return FilePlan(index, entry, Strategy.PATCH, writes=changed)
 
 
-def _price(plan: FilePlan, entry: FileEntry, local: dict[str, tuple[str, int]]) -> tuple[Cost, Cost | None]:
+def _fetch_size(r: Range, deltas: dict[str, delta.ChosenDelta]) -> int:
+    """What fetching chunk `r` costs: its patch when one was chosen, else its blob."""
+    chosen = deltas.get(r.id)
+    return chosen.patch_stored_size if chosen is not None else r.stored_size
+
+
+def _price(
+    plan: FilePlan, entry: FileEntry, local: dict[str, tuple[str, int]], deltas: dict[str, delta.ChosenDelta]
+) -> tuple[Cost, Cost | None]:
     """(WRITE cost, PATCH cost or None): fetch counts this file's chunks not on disk (once each)."""
     seen: set[str] = set()
     fetch_all = 0
     for r in ranges(entry):
         if r.id not in local and r.id not in seen:
             seen.add(r.id)
-            fetch_all += r.stored_size
+            fetch_all += _fetch_size(r, deltas)
     write = Cost(fetch_all, entry.size)
     if plan.strategy is not Strategy.PATCH:
         return write, None

@@ -58,8 +58,26 @@ class Totals(_message.Message):
     stored_bytes: int
     def __init__(self, files: _Optional[int] = ..., bytes: _Optional[int] = ..., chunks: _Optional[int] = ..., unique_chunks: _Optional[int] = ..., stored_bytes: _Optional[int] = ...) -> None: ...
 
+class ChunkDelta(_message.Message):
+    __slots__ = ("target", "base", "patch_id", "patch_size", "patch_stored_size", "from_build", "base_size")
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    PATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    PATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PATCH_STORED_SIZE_FIELD_NUMBER: _ClassVar[int]
+    FROM_BUILD_FIELD_NUMBER: _ClassVar[int]
+    BASE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    target: str
+    base: _containers.RepeatedScalarFieldContainer[str]
+    patch_id: str
+    patch_size: int
+    patch_stored_size: int
+    from_build: str
+    base_size: int
+    def __init__(self, target: _Optional[str] = ..., base: _Optional[_Iterable[str]] = ..., patch_id: _Optional[str] = ..., patch_size: _Optional[int] = ..., patch_stored_size: _Optional[int] = ..., from_build: _Optional[str] = ..., base_size: _Optional[int] = ...) -> None: ...
+
 class Manifest(_message.Message):
-    __slots__ = ("format", "build_id", "game_id", "depot_id", "branch", "created_at", "files", "chunking", "totals", "encryption_key_id")
+    __slots__ = ("format", "build_id", "game_id", "depot_id", "branch", "created_at", "files", "chunking", "totals", "encryption_key_id", "deltas")
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     BUILD_ID_FIELD_NUMBER: _ClassVar[int]
     GAME_ID_FIELD_NUMBER: _ClassVar[int]
@@ -70,6 +88,7 @@ class Manifest(_message.Message):
     CHUNKING_FIELD_NUMBER: _ClassVar[int]
     TOTALS_FIELD_NUMBER: _ClassVar[int]
     ENCRYPTION_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    DELTAS_FIELD_NUMBER: _ClassVar[int]
     format: int
     build_id: str
     game_id: str
@@ -80,7 +99,8 @@ class Manifest(_message.Message):
     chunking: ChunkingParams
     totals: Totals
     encryption_key_id: str
-    def __init__(self, format: _Optional[int] = ..., build_id: _Optional[str] = ..., game_id: _Optional[str] = ..., depot_id: _Optional[str] = ..., branch: _Optional[str] = ..., created_at: _Optional[int] = ..., files: _Optional[_Iterable[_Union[FileEntry, _Mapping]]] = ..., chunking: _Optional[_Union[ChunkingParams, _Mapping]] = ..., totals: _Optional[_Union[Totals, _Mapping]] = ..., encryption_key_id: _Optional[str] = ...) -> None: ...
+    deltas: _containers.RepeatedCompositeFieldContainer[ChunkDelta]
+    def __init__(self, format: _Optional[int] = ..., build_id: _Optional[str] = ..., game_id: _Optional[str] = ..., depot_id: _Optional[str] = ..., branch: _Optional[str] = ..., created_at: _Optional[int] = ..., files: _Optional[_Iterable[_Union[FileEntry, _Mapping]]] = ..., chunking: _Optional[_Union[ChunkingParams, _Mapping]] = ..., totals: _Optional[_Union[Totals, _Mapping]] = ..., encryption_key_id: _Optional[str] = ..., deltas: _Optional[_Iterable[_Union[ChunkDelta, _Mapping]]] = ...) -> None: ...
 
 class SignedManifest(_message.Message):
     __slots__ = ("manifest", "signature", "key_id")
