@@ -5,7 +5,8 @@ beside real peers measured in the same run on the same data.
 
 Targets (PERFORMANCE.md): build ≥ 0.5× single-core `zstd -b<level>`; install of a 1 GiB build over
 loopback ≥ 0.7× `dd conv=fdatasync`; ≥ 95 % of chunks reused after inserting 4 KiB at the front of a
-1 GiB pack; update bytes ≤ rsync's and casync's for the same pair of builds.
+1 GiB pack; update bytes ≤ rsync's and casync's for the same pair of builds (what the update install
+fetches; the new build is made with `--previous` the old one, so changed chunks come as patches).
 
 Every `parovoz content` command runs as its own process (as a user would run it), timed from the
 outside, its peak RSS sampled from /proc (VmHWM).
@@ -213,10 +214,17 @@ def tree_size(root: Path) -> int:
     return sum(p.stat().st_size for p in files_of(root))
 
 
+def store_bytes(store: Path) -> int:
+    return sum(p.stat().st_size for p in (store / "chunks").rglob("*") if p.is_file())
+
+
 # -- the engine -----------------------------------------------------------------------------------
 
 
-def build(src: Path, store: Path, manifest: Path, key: Path, level: int) -> tuple[Ran, dict[str, int]]:
+def build(
+    src: Path, store: Path, manifest: Path, key: Path, level: int, previous: Path | None = None
+) -> tuple[Ran, dict[str, int]]:
+    """`content build`, with `--previous` (per-chunk patches against that build) when given."""
     ran = run(
         [
             *CONTENT,
@@ -232,6 +240,7 @@ def build(src: Path, store: Path, manifest: Path, key: Path, level: int) -> tupl
             str(level),
             "--created-at",
             "0",
+            *(["--previous", previous] if previous is not None else []),
         ]
     )
     figures = {m[0]: int(m[1]) for m in re.findall(r"^([a-z ]+): (\d+)", ran.out, re.M)}
@@ -432,38 +441,36 @@ def bench(work: Path, size: int, runs: int, level: int) -> list[list[str]]:
         ]
     )
 
-    # Update bytes for the same pair of builds.
-    ran, figures = build(new, store, manifest_new, key, level)
-    ours = figures["new stored bytes"]
+    # Update bytes for the same pair of builds: the new build patches its changed chunks against the
+    # old one (`--previous`); what counts is what the update install fetches (further down).
+    grown_from = store_bytes(store)
+    ran, figures = build(new, store, manifest_new, key, level, previous=manifest_old)
+    growth = store_bytes(store) - grown_from
+    print(
+        f"new build with --previous: {ran.seconds:.2f} s; store grew {growth:,} bytes "
+        f"({figures['new chunks']} new chunks, {figures['new stored bytes']:,} bytes; "
+        f"{figures['deltas']} patches, {figures['new patch bytes']:,} bytes)"
+    )
     sent, literal = rsync_bytes(old, new, work, compress=False)
     sent_z, _ = rsync_bytes(old, new, work, compress=True)
     casync = casync_bytes(old, new, work) if ensure_casync() else None
     patch = zstd_patch_bytes(old, new, work, level)
     print(
-        f"update bytes: ours {ours:,} (new chunks {figures['new chunks']}); rsync sent {sent:,} "
-        f"(literal {literal:,}), rsync -z sent {sent_z:,}; "
+        f"peers: rsync sent {sent:,} (literal {literal:,}), rsync -z sent {sent_z:,}; "
         f"casync {'not installable here' if casync is None else f'{casync:,}'}; zstd --patch-from {patch:,}"
     )
     peers = [("rsync -z", sent_z), ("rsync", sent), ("zstd --patch-from", patch)]
     if casync is not None:
         peers.insert(2, ("casync", casync))
-    for name, peer in peers:
-        rows.append(
-            [
-                f"update bytes vs {name}",
-                f"{mib(ours)}",
-                mib(peer),
-                f"{ours / peer:.2f}×",
-                "≤ 1× (rsync, casync)" if "zstd" not in name else "—",
-            ]
-        )
 
-    # Install over loopback HTTP (fresh directory each round) vs dd conv=fdatasync of the same size.
+    # Install over loopback HTTP (a fresh directory each round) vs dd conv=fdatasync of the same size.
+    # The rounds' directories are deleted together at the end, not each just before the next round:
+    # on an ext4 without a journal (as here) every inode allocation skips, one by one, the inodes of
+    # its group freed in the last 60 s, which made each create of the next round several times slower.
     installs = []
-    dest = work / "installed"
     with origin(store) as url:
-        for _ in range(runs):
-            shutil.rmtree(dest, ignore_errors=True)
+        for round_ in range(runs):
+            dest = work / f"installed-{round_}"
             ran = install(manifest_old, url, dest, trust)
             installs.append(ran)
             print(
@@ -472,6 +479,19 @@ def bench(work: Path, size: int, runs: int, level: int) -> list[list[str]]:
         update = install(manifest_new, url, dest, trust)
         print(f"  update install (old -> new over HTTP): {update.seconds:.2f} s; it said:")
         print("    " + "\n    ".join(update.out.strip().splitlines()[-8:]))
+    fetched = int(re.search(r"^fetched: .*?\((\d+) bytes", update.out, re.M).group(1))  # type: ignore[union-attr]
+    print(f"update bytes: fetched by the update install {fetched:,}; store growth {growth:,}")
+    for name, peer in peers:
+        rows.append(
+            [
+                f"update bytes fetched vs {name}",
+                mib(fetched),
+                mib(peer),
+                f"{fetched / peer:.2f}×",
+                "≤ 1× (rsync, casync)" if "zstd" not in name else "—",
+            ]
+        )
+    rows.append(["store growth of the update (new chunks + patches)", mib(growth), "", "", ""])
     dd_s = statistics.median(dd_fdatasync(work / "dd.bin", total) for _ in range(runs))
     install_s = statistics.median(r.seconds for r in installs)
     print(f"install {rate(total, install_s)}; dd conv=fdatasync {rate(total, dd_s)}")
@@ -493,7 +513,8 @@ def bench(work: Path, size: int, runs: int, level: int) -> list[list[str]]:
             "bounded (independent of size)",
         ]
     )
-    shutil.rmtree(dest, ignore_errors=True)
+    for round_ in range(runs):
+        shutil.rmtree(work / f"installed-{round_}", ignore_errors=True)
     shutil.rmtree(store, ignore_errors=True)
 
     # Chunk reuse after inserting 4 KiB at the front of a pack of the build's size.

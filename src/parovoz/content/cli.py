@@ -13,8 +13,14 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from parovoz.content.errors import ContentError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from parovoz.protos.platform.content.v1.manifest_pb2 import Manifest
 
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
@@ -25,7 +31,12 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     defaults = ChunkingParams()
     p = sub.add_parser("build", help="chunk a directory into a store and write a signed manifest")
     p.add_argument("src", metavar="SRC_DIR", type=Path)
-    p.add_argument("--store", required=True, type=Path, help="chunk store directory (created if absent)")
+    p.add_argument(
+        "--store",
+        required=True,
+        metavar="STORE",
+        help="chunk store: a directory (created if absent) or s3://BUCKET[/PREFIX]",
+    )
     p.add_argument("--manifest", required=True, type=Path, metavar="OUT", help="where to write the manifest")
     p.add_argument("--signing-key", required=True, type=Path, metavar="KEY", help="Ed25519 PEM private key")
     p.add_argument("--key", metavar="DEPOT_KEY", help="encrypt chunks: 64 hex digits or a file holding them")
@@ -41,6 +52,14 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--avg", type=parse_size, default=defaults.avg_size, help="average chunk size (e.g. 1M)")
     p.add_argument("--max", type=parse_size, default=defaults.max_size, help="max chunk size (e.g. 4M)")
     p.add_argument("--jobs", type=int, default=None, help="worker threads (default: up to 4)")
+    p.add_argument(
+        "--previous",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="OLD_MANIFEST",
+        help="patch changed chunks against this earlier build (signed with the same key); repeatable",
+    )
     p.set_defaults(run=_run_build)
 
 
@@ -50,6 +69,7 @@ def _run_build(args: argparse.Namespace) -> int:
     from parovoz.content.chunking import ChunkingParams
     from parovoz.content.progress import Progress, format_bytes
     from parovoz.content.store import LocalChunkStore
+    from parovoz.content.stores import open_store
 
     try:
         params = ChunkingParams(args.min, args.avg, args.max)
@@ -57,8 +77,10 @@ def _run_build(args: argparse.Namespace) -> int:
         return _fail(str(error))
     signing_key = keys.load_private(args.signing_key)
     depot_key = keys.load_depot_key(args.key) if args.key else None
-    store = LocalChunkStore(args.store)
-    store.sweep_temp()
+    previous = [_load_previous(path, signing_key) for path in args.previous]
+    store = open_store(args.store, writable=True)
+    if isinstance(store, LocalChunkStore):
+        store.sweep_temp()
     meta = BuildMeta(args.game, args.depot, args.branch, args.build_id, args.created_at)
     with Progress("build", 0) as progress:
         report = build(
@@ -71,6 +93,7 @@ def _run_build(args: argparse.Namespace) -> int:
             meta=meta,
             progress=progress,
             workers=args.jobs,
+            previous=previous,
         )
     write_atomic(args.manifest, report.signed)
     rate = report.bytes / report.seconds if report.seconds > 0 else 0.0
@@ -82,9 +105,26 @@ def _run_build(args: argparse.Namespace) -> int:
     print(f"new bytes: {report.new_bytes} ({format_bytes(report.new_bytes)})")
     print(f"new stored bytes: {report.new_stored_bytes} ({format_bytes(report.new_stored_bytes)})")
     print(f"stored bytes: {report.stored_bytes} ({format_bytes(report.stored_bytes)})")
+    if previous:
+        print(f"deltas: {report.deltas} (against {len(previous)} previous builds)")
+        print(f"new patch bytes: {report.new_patch_bytes} ({report.new_patches} new patch blobs)")
     print(f"manifest: {args.manifest}")
     print(f"time: {report.seconds:.2f} s ({format_bytes(rate)}/s)")
     return 0
+
+
+def _load_previous(path: Path, signing_key: Ed25519PrivateKey) -> Manifest:
+    """An earlier build's manifest for `--previous`: it must verify with this build's own key."""
+    from parovoz.content import manifest
+    from parovoz.content.errors import ManifestRejected
+
+    try:
+        return manifest.load(path.read_bytes(), [signing_key.public_key()])
+    except ManifestRejected as error:
+        raise ContentError(
+            f"--previous {path}: not usable, it must be a manifest signed with this build's signing key "
+            f"({error})"
+        ) from None
 
 
 def _add_keygen(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -3,13 +3,16 @@
 1. The manifest's signature and content are checked before anything is touched; then every target
    path is checked for a symlink among its existing parents (`UnsafePath`, nothing written).
 2. The planner (`plan.py`) decides per file: keep, move, write from chunks, or patch in place.
-3. Write phase (`staging.py`): every range to write lands in `.parovoz/staging/`; live files are
-   not touched, so a failed fetch or a corrupt chunk leaves DIR as it was (plus hidden staging).
-4. Commit: patches are copied in from staging, moves and renames are atomic `rename`s, extras of
-   the old build are deleted, directories fsynced, then `current` names the new build.
+3. Write phase (`staging.py`): every range to write lands in `.parovoz/staging/`, files written whole
+   in a tree mirroring their paths (`staged_files.py`); live files are not touched, so a failed fetch
+   or a corrupt chunk leaves DIR as it was (plus hidden staging).
+4. Commit: patches are copied in from staging, moves are atomic `rename`s, extras of the old build
+   are deleted, the staged tree is moved in (a directory DIR lacks in one rename: `tree_commit.py`),
+   one `syncfs` makes all of it durable, then `current` names the new build.
 
-The journal (`.parovoz/journal`) holds `{"t": "begin", "target", "base", "present"}` (the inputs of
-the plan, so a resumed install computes the same one), chunk records and barriers (see
+The journal (`.parovoz/journal`) holds `{"t": "begin", "target", "base", "present", "layout"}` (the
+inputs of the plan, so a resumed install computes the same one; `layout`: how staging is laid out, a
+write phase of another layout is not resumed), chunk records and barriers (see
 `staging.py`), and `{"t": "commit"}` once everything is staged and durable. A rerun resumes an
 interrupted install of the same build; a commit in progress is always finished first (every step of
 it is idempotent); an unfinished write phase for another build is dropped (nothing visible was
@@ -18,7 +21,6 @@ touched). Files the old build did not own are left alone: `verify --repair` repo
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -29,16 +31,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from google.protobuf.message import DecodeError
 
 from parovoz.content import keys, manifest
-from parovoz.content.dirwalk import DirWalker
 from parovoz.content.errors import ContentError, KeyInvalid, ManifestRejected, UnsafePath
-from parovoz.content.fsync_batch import FsyncBatch
+from parovoz.content.fs_sync import syncfs
 from parovoz.content.plan import Plan, Strategy, plan_update
 from parovoz.content.progress import Progress
 from parovoz.content.staging import Stager, done_chunks, staged_files, tasks_of
 from parovoz.content.state import InstallState, Journal, check_build_id
 from parovoz.content.store import ChunkStore
-from parovoz.content.targetfs import STATE_DIR, Target, check_relative, dir_parts
+from parovoz.content.targetfs import STATE_DIR, Target
+from parovoz.content.tree_commit import move_tree
 from parovoz.protos.platform.content.v1.manifest_pb2 import Manifest, SignedManifest
+
+STAGING_LAYOUT = 2  # 2: files written whole are staged at tree/<path>; 1 (no "layout"): at <index>
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,8 @@ class InstallReport:
     files_deleted: int
     resumed: bool
     seconds: float
+    chunks_patched: int = 0  # rebuilt from a fetched patch (`delta.py`) instead of fetched whole
+    delta_misses: int = 0  # planned as a patch, fetched whole (a base chunk no longer on disk)
 
 
 def install(
@@ -135,7 +141,10 @@ def _install(
         records, begin = [], None
     current = state.current()
     resumed = (
-        begin is not None and begin.get("target") == new.build_id and begin.get("base") == (current or "")
+        begin is not None
+        and begin.get("target") == new.build_id
+        and begin.get("base") == (current or "")
+        and begin.get("layout") == STAGING_LAYOUT
     )
     if not resumed:
         state.clear_staging()
@@ -150,10 +159,20 @@ def _install(
     journal = Journal(state.fd)
     try:
         if not resumed:
-            journal.append({"t": "begin", "target": new.build_id, "base": current or "", "present": present})
+            journal.append(
+                {
+                    "t": "begin",
+                    "target": new.build_id,
+                    "base": current or "",
+                    "present": present,
+                    "layout": STAGING_LAYOUT,
+                }
+            )
             journal.sync()
         tasks = tasks_of(plan)
-        done, recorded = done_chunks(records, {t.id: t for t in tasks}, state.staging_fd)
+        files = staged_files(plan)
+        staged = {f.index: f.parts for f in files}
+        done, recorded = done_chunks(records, {t.id: t for t in tasks}, state.staging_fd, staged)
         if progress is not None:
             progress.total = sum(t.size * len(t.dests) for t in tasks if t.id not in done)
         stager = Stager(
@@ -165,8 +184,7 @@ def _install(
             recorded,
             progress.advance if progress else None,
         )
-        stager.create(staged_files(plan))
-        stager.run([t for t in tasks if t.id not in done], concurrency)
+        stager.run(files, [t for t in tasks if t.id not in done], concurrency)
         journal.append({"t": "commit"})
         journal.sync()
     finally:
@@ -191,53 +209,37 @@ def _install(
         files_deleted=len(plan.deletes),
         resumed=resumed,
         seconds=time.monotonic() - started,
+        chunks_patched=counters.chunks_patched,
+        delta_misses=counters.delta_misses,
     )
 
 
 def _commit(target: Target, state: InstallState, new: Manifest, plan: Plan) -> int:
     """Make the staged build live; idempotent, so an interrupted commit is simply run again.
 
-    Nothing here is fsynced one by one: patched files and every changed directory go to one
-    `FsyncBatch`, which is durable before `current` names the new build and the journal goes."""
+    Nothing here is synced one by one: one `syncfs` after every change makes the patched files, the
+    renames and the deletions durable before `current` names the new build and the journal goes."""
     written = 0
-    touched: set[tuple[str, ...]] = set()
-    with FsyncBatch() as batch:
-        for f in plan.files:
-            if f.strategy is Strategy.PATCH:
-                written += _apply_patch(
-                    target, state.staging_fd, f.index, f.path, f.entry.size, f.writes, f.entry.mode, batch
-                )
-        for f in plan.files:
-            if f.strategy is Strategy.MOVE:
-                target.move(f.move_from, f.path)
-                _chmod(target, f.path, f.entry.mode)
-                touched.update({dir_parts(f.move_from), dir_parts(f.path)})
-        for path in plan.deletes:
-            target.unlink(path)
-            touched.add(dir_parts(path))
-        for f in plan.files:
-            if f.strategy is Strategy.KEEP and f.mode_changed:
-                _chmod(target, f.path, f.entry.mode)
-        for parts in sorted(touched):
-            with contextlib.suppress(FileNotFoundError, UnsafePath), target.directory(list(parts)) as fd:
-                batch.add(os.dup(fd))
-        _rename_written(target, state.staging_fd, plan, batch)
+    for f in plan.files:
+        if f.strategy is Strategy.PATCH:
+            staging_fd = state.staging_fd
+            written += _apply_patch(target, staging_fd, f.index, f.path, f.entry.size, f.writes, f.entry.mode)
+    for f in plan.files:
+        if f.strategy is Strategy.MOVE:
+            target.move(f.move_from, f.path)
+            _chmod(target, f.path, f.entry.mode)
+    for path in plan.deletes:
+        target.unlink(path)
+    for f in plan.files:
+        if f.strategy is Strategy.KEEP and f.mode_changed:
+            _chmod(target, f.path, f.entry.mode)
+    move_tree(target, state.staging_fd)  # after the deletes: they may empty a directory a new one replaces
+    syncfs(target.fd)
     state.set_current(new.build_id)
     state.clear_staging()
     state.remove_journal()
     state.prune_manifests()
     return written
-
-
-def _rename_written(target: Target, staging_fd: int, plan: Plan, batch: FsyncBatch) -> None:
-    """Rename the staged WRITE files into place, directory by directory in sorted order, so each
-    directory is opened (or created) once and fsynced once (`DirWalker`)."""
-    writes = sorted((f for f in plan.files if f.strategy is Strategy.WRITE), key=lambda f: f.path.split("/"))
-    with DirWalker(target, batch) as walker:
-        for f in writes:
-            fd = walker.enter(check_relative(f.path)[:-1])
-            target.replace(staging_fd, str(f.index), f.path, fd)
-            walker.mark_changed()
 
 
 def _apply_patch(
@@ -248,7 +250,6 @@ def _apply_patch(
     size: int,
     writes: list,
     mode: int,
-    batch: FsyncBatch,
 ) -> int:
     src = os.open(str(index), os.O_RDONLY | os.O_NOFOLLOW, dir_fd=staging_fd)
     try:
@@ -263,7 +264,6 @@ def _apply_patch(
                         raise ContentError(f"staged patch of {path!r} is shorter than planned")
                     copied += n
             os.fchmod(dst, mode & 0o777)
-            batch.add(os.dup(dst))
         finally:
             os.close(dst)
     finally:

@@ -22,7 +22,11 @@ def add_install(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p = sub.add_parser("install", help="install or update DIR to a signed manifest (resumable), or roll back")
     p.add_argument("manifest", metavar="MANIFEST", type=Path, nargs="?", help="signed manifest file")
     p.add_argument(
-        "--from", dest="source", required=True, metavar="STORE_OR_URL", help="chunk store dir or URL"
+        "--from",
+        dest="source",
+        required=True,
+        metavar="STORE_OR_URL",
+        help="chunk store: a directory, s3://BUCKET[/PREFIX] or an http(s) chunk origin",
     )
     p.add_argument("--to", dest="dir", required=True, type=Path, metavar="DIR", help="install directory")
     _trust_and_key(p)
@@ -54,16 +58,10 @@ def _trust_and_key(p: argparse.ArgumentParser) -> None:
 
 
 def open_store(location: str, concurrency: int = 8) -> ChunkStore:
-    """A URL is an HTTP chunk origin; anything else a local store directory (which must exist)."""
-    if location.startswith(("http://", "https://")):
-        from parovoz.content.http_store import HttpChunkStore
+    """A store to read chunks from: a directory, s3://BUCKET[/PREFIX] or an http(s) chunk origin."""
+    from parovoz.content.stores import open_store as open_spec
 
-        return HttpChunkStore(location, concurrency=concurrency)
-    from parovoz.content.store import LocalChunkStore
-
-    if not (Path(location) / "chunks").is_dir():
-        raise ContentError(f"{location} is not a chunk store (no chunks/ directory in it)")
-    return LocalChunkStore(location)
+    return open_spec(location, writable=False, concurrency=concurrency)
 
 
 def _run_install(args: argparse.Namespace) -> int:
@@ -79,9 +77,10 @@ def _run_install(args: argparse.Namespace) -> int:
     with Progress("install", 0) as progress:
         report = install(data, store, args.dir, trusted, depot_key, args.jobs, progress, on_plan=_print_plan)
     print(f"installed build {report.build_id} in {args.dir}" + (" (resumed)" if report.resumed else ""))
+    misses = f"; {report.delta_misses} patches unusable, fetched whole" if report.delta_misses else ""
     print(
-        f"fetched: {format_bytes(report.bytes_fetched)} "
-        f"({report.bytes_fetched} bytes, {report.chunks_fetched} chunks)"
+        f"fetched: {format_bytes(report.bytes_fetched)} ({report.bytes_fetched} bytes, "
+        f"{report.chunks_fetched} chunks whole, {report.chunks_patched} rebuilt from patches{misses})"
     )
     print(f"written: {format_bytes(report.bytes_written)} ({report.bytes_written} bytes)")
     print(f"chunks reused from disk: {report.chunks_reused}")
@@ -96,7 +95,8 @@ def _run_install(args: argparse.Namespace) -> int:
 def _print_plan(plan: Plan) -> None:
     counts = ", ".join(f"{plan.count(s)} {s.value}" for s in Strategy)
     print(
-        f"plan: fetch {format_bytes(plan.fetch_bytes)} ({plan.fetch_bytes} bytes, {len(plan.fetch)} chunks)"
+        f"plan: fetch {format_bytes(plan.fetch_bytes)} ({plan.fetch_bytes} bytes, {len(plan.fetch)} chunks, "
+        f"{len(plan.deltas)} of them as patches)"
     )
     print(f"plan: write {format_bytes(plan.write_bytes)} ({plan.write_bytes} bytes)")
     print(f"plan: files {counts}, {len(plan.deletes)} delete")

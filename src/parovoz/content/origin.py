@@ -67,12 +67,16 @@ class ChunkOrigin:
 
     async def _serve_chunk(self, chunk_id: str, headers: dict[bytes, bytes], method: str, send: Send) -> None:
         loop = asyncio.get_running_loop()
-        fd = await loop.run_in_executor(self._io, self._open_blob, chunk_id)
-        if fd is None:
+        # A plain GET (most of them) gets its first piece read in the same trip to the I/O pool as
+        # the open: one thread hop a blob of up to PIECE bytes, not two (the hops were most of the
+        # origin's CPU per request, measured with the ~3,000 blobs of a 1 GiB build).
+        plain_get = method == "GET" and b"range" not in headers and b"if-none-match" not in headers
+        opened = await loop.run_in_executor(self._io, self._open_blob, chunk_id, plain_get)
+        if opened is None:
             await _respond(send, 404, [(b"content-type", b"text/plain")], b"no such chunk\n", method)
             return
+        fd, size, first = opened
         try:
-            size = os.fstat(fd).st_size
             etag = f'"{chunk_id}"'.encode()
             common = [
                 (b"etag", etag),
@@ -110,7 +114,10 @@ class ChunkOrigin:
             offset = start
             while offset < end:
                 n = min(PIECE, end - offset)
-                piece = await loop.run_in_executor(self._io, os.pread, fd, n, offset)
+                if first is not None and offset == 0:
+                    piece, first = first, None
+                else:
+                    piece = await loop.run_in_executor(self._io, os.pread, fd, n, offset)
                 if not piece:  # the file shrank under us: a store never does that, so stop short
                     break
                 offset += len(piece)
@@ -122,18 +129,36 @@ class ChunkOrigin:
         finally:
             os.close(fd)
 
-    def _open_blob(self, chunk_id: str) -> int | None:
-        """An fd of the blob's regular file inside the store, or None; never follows a symlink out."""
-        path = self.chunks_dir / chunk_id[:2] / chunk_id
+    def _open_blob(self, chunk_id: str, read_first: bool) -> tuple[int, int, bytes | None] | None:
+        """(fd, size, its first piece when `read_first`) of the blob's regular file inside the store,
+        or None. Walked from `chunks/` with `O_NOFOLLOW` at each step: neither the fan-out directory
+        nor the blob may be a symlink, so nothing outside the store is ever opened."""
+        flags = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+            chunks = os.open(self.chunks_dir, flags | os.O_DIRECTORY)
         except OSError:
             return None
-        # The blob itself is not a symlink (O_NOFOLLOW); its directory must not lead elsewhere either.
-        if not stat.S_ISREG(os.fstat(fd).st_mode) or Path(os.path.realpath(path.parent)) != path.parent:
-            os.close(fd)
+        try:
+            shard = os.open(chunk_id[:2], flags | os.O_DIRECTORY, dir_fd=chunks)
+        except OSError:
             return None
-        return fd
+        finally:
+            os.close(chunks)
+        try:
+            fd = os.open(chunk_id, flags, dir_fd=shard)
+        except OSError:
+            return None
+        finally:
+            os.close(shard)
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                os.close(fd)
+                return None
+            return fd, st.st_size, os.pread(fd, min(PIECE, st.st_size), 0) if read_first else None
+        except BaseException:
+            os.close(fd)
+            raise
 
     def close(self) -> None:
         self._io.shutdown(wait=False)
@@ -204,6 +229,11 @@ def serve_command(args: argparse.Namespace) -> int:
     from parovoz.runtime.http import serve_http
     from parovoz.runtime.loop import run
 
+    if str(args.store).startswith("s3:"):  # Path folded "s3://" into "s3:/"
+        raise ContentError(
+            "serve takes a local store directory; a bucket is served by its own endpoint "
+            "(or a CDN in front of it): install with --from s3://BUCKET[/PREFIX]"
+        )
     if not (args.store / "chunks").is_dir():
         raise ContentError(f"{args.store} is not a chunk store (no chunks/ directory)")
     origin = ChunkOrigin(args.store)

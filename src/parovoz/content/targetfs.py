@@ -129,9 +129,10 @@ class Target:
     def replace(self, src_dir_fd: int, src_name: str, path: str, parent_fd: int | None = None) -> bool:
         """Rename `src_name` (in `src_dir_fd`) onto `path`, atomically; False when the source is gone.
 
-        A directory standing at `path` is removed first (the manifest wants a file there).
-        `parent_fd`: the caller has `path`'s parent open already (`DirWalker`), no walk from the root.
-        The parent directory is not fsynced here: callers fsync touched directories in a batch."""
+        The source is a file, or a whole directory `path` is free for (`tree_commit.py`). A directory
+        standing at `path` is removed first (the manifest wants a file there). `parent_fd`: the caller
+        has `path`'s parent open already, no walk from the root. Nothing is synced here: the commit
+        syncs the filesystem once."""
         if parent_fd is not None:
             return replace_in(parent_fd, check_relative(path)[-1], src_dir_fd, src_name)
         with self.parent(path, create=True) as (fd, name):

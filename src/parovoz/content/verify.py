@@ -22,7 +22,7 @@ from parovoz.content import codec
 from parovoz.content.errors import UnsafePath
 from parovoz.content.plan import Range, ranges
 from parovoz.content.progress import Progress
-from parovoz.content.staging import pwrite_all
+from parovoz.content.staged_files import pwrite_all
 from parovoz.content.state import InstallState
 from parovoz.content.store import ChunkStore
 from parovoz.content.targetfs import STATE_DIR, Target
