@@ -6,9 +6,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 from parovoz.content import keys
@@ -17,8 +15,8 @@ from parovoz.content.install import install
 from parovoz.content.origin import ChunkOrigin
 from parovoz.content.store import LocalChunkStore
 from tests.content_builds import SMALL_PARAMS, generate_build, scatter_edits
+from tests.content_kill import ENV, JOBS, CountingOrigin, install_command, kill_at
 from tests.content_trees import tree
-from tests.e2e.test_content_install_kill import JOBS, CountingOrigin, _install_command
 from tests.servers import ServedApp
 
 
@@ -41,26 +39,16 @@ def test_kill_9_during_a_delta_update_then_resume_gives_v2(tmp_path: Path) -> No
     patch_ids = {d.patch_id for d in v2.manifest.deltas}
     assert len(patch_ids) > 40
     origin = CountingOrigin(ChunkOrigin(store.root), delay_s=0.004)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
-    kills = 0
     with ServedApp(origin) as served:
-        command = _install_command(manifest, served.url, target, public)
-        for point in sorted(rng.sample(range(5, len(patch_ids) - 5), 3)):
-            process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            deadline = time.monotonic() + 60
-            while origin.total < point and process.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.002)
-            if process.poll() is None:
-                process.send_signal(signal.SIGKILL)
-                kills += 1
-            process.wait(timeout=30)
-        final = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        command = install_command(manifest, served.url, target, public)
+        kills = kill_at(command, origin, sorted(rng.sample(range(5, len(patch_ids) - 5), 3)))
+        final = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=120)
     assert final.returncode == 0, final.stderr
     assert kills >= 2, "the kills should land while the update is running"
     assert tree(target) == tree(v2_src)
     assert set(origin.gets) <= patch_ids | {c.id for f in v2.manifest.files for c in f.chunks}
     assert patch_ids <= set(origin.gets)  # every changed chunk came as its patch
-    fetched_again = sum(n - 1 for n in origin.gets.values() if n > 1)
+    fetched_again = origin.fetched_again()
     assert fetched_again <= JOBS * kills, (fetched_again, kills)
     print(f"patches: {len(patch_ids)}, kills: {kills}, fetched again: {fetched_again}")
     assert "rebuilt from patches" in final.stdout and "(resumed)" in final.stdout

@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,13 +18,6 @@ from tests.content_s3 import MotoS3
 from tests.content_trees import tree
 
 SMALL = ["--min", "4K", "--avg", "16K", "--max", "64K"]
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[MotoS3]:
-    server = MotoS3()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -23,13 +23,6 @@ from tests.content_s3 import CREDENTIALS, MotoS3
 from tests.infra import free_port
 
 
-@pytest.fixture(scope="module")
-def moto() -> Iterator[MotoS3]:
-    server = MotoS3()
-    yield server
-    server.stop()
-
-
 @pytest.fixture(autouse=True)
 def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in CREDENTIALS.items():
