@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import parovoz  # noqa: F401  (first: it turns grpcio's fork handlers off before any test imports grpc)
 from tests import infra
 
 
