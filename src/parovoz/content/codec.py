@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import struct
 import threading
 
@@ -49,6 +50,16 @@ _per_thread = threading.local()
 def chunk_id(plain: bytes | memoryview) -> str:
     """A chunk's id: lower-case hex SHA-256 of its plain bytes."""
     return hashlib.sha256(plain).hexdigest()
+
+
+def read_chunk(fd: int, offset: int, size: int, cid: str) -> bytes | None:
+    """The `size` bytes at `offset` of an open file when they are chunk `cid`, else None (a file
+    changed or cut short since its manifest was written)."""
+    try:
+        data = os.pread(fd, size, offset)
+    except OSError:
+        return None
+    return data if len(data) == size and chunk_id(data) == cid else None
 
 
 def encode(

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ import zstandard
 
 from parovoz.content import codec
 from parovoz.content.chunking import MAX_CHUNK_SIZE, MiB
-from parovoz.content.errors import ChunkCorrupt, ChunkNotFound, ContentError, ManifestRejected
+from parovoz.content.errors import ChunkCorrupt, ChunkNotFound, ManifestRejected
 from parovoz.content.store import ChunkStore
 from parovoz.content.targetfs import Target
 from parovoz.protos.platform.content.v1.manifest_pb2 import FileEntry, Manifest
@@ -279,17 +278,8 @@ def read_base(target: Target, bases: Sequence[BaseChunk]) -> bytes | None:
     """The base chunks read from the old files and concatenated, or None if one no longer matches."""
     parts = []
     for base in bases:
-        try:
-            fd = target.open(base.path, os.O_RDONLY)
-        except (OSError, ContentError):
-            return None
-        try:
-            data = os.pread(fd, base.size, base.offset)
-        except OSError:
-            return None
-        finally:
-            os.close(fd)
-        if len(data) != base.size or codec.chunk_id(data) != base.id:
+        data = target.read_chunk(base.path, base.offset, base.size, base.id)
+        if data is None:
             return None
         parts.append(data)
     return b"".join(parts)

@@ -160,9 +160,6 @@ def _read(target: Target) -> bytes | None:
     except OSError:
         return None
     try:
-        data = os.pread(fd, target.size, target.offset)
-    except OSError:
-        return None
+        return codec.read_chunk(fd, target.offset, target.size, target.id)
     finally:
         os.close(fd)
-    return data if codec.chunk_id(data) == target.id else None

@@ -21,7 +21,6 @@ point at nothing).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 import time
@@ -31,7 +30,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from parovoz.content import codec, delta
-from parovoz.content.errors import ContentError
 from parovoz.content.fs_sync import syncfs
 from parovoz.content.plan import Plan, Strategy
 from parovoz.content.staged_files import StagedFile, StagedFiles, open_staged, patch_parts, write_parts
@@ -113,7 +111,7 @@ def _staged_matches(staging_fd: int, parts: Sequence[str], task: Task, offset: i
     except OSError:
         return False  # missing (or not what we made): staged again
     try:
-        return hashlib.sha256(os.pread(fd, task.size, offset)).hexdigest() == task.id
+        return codec.read_chunk(fd, offset, task.size, task.id) is not None
     finally:
         os.close(fd)
 
@@ -239,16 +237,8 @@ class Stager:
         """The chunk read from the old file that held it, or None when it no longer holds it."""
         assert task.local is not None
         path, offset = task.local
-        try:
-            fd = self.target.open(path, os.O_RDONLY)
-        except (OSError, ContentError):
-            data = None
-        else:
-            try:
-                data = os.pread(fd, task.size, offset)
-            finally:
-                os.close(fd)
-        intact = data is not None and len(data) == task.size and codec.chunk_id(data) == task.id
+        data = self.target.read_chunk(path, offset, task.size, task.id)
+        intact = data is not None
         with self._lock:
             if intact:
                 self.counters.chunks_copied += len(task.dests)

@@ -17,7 +17,8 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from parovoz.content.errors import UnsafePath
+from parovoz.content import codec
+from parovoz.content.errors import ContentError, UnsafePath
 
 STATE_DIR = ".parovoz"
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -125,6 +126,17 @@ class Target:
                 if error.errno == errno.ELOOP:
                     raise UnsafePath(f"refusing to open {path!r}: it is a symlink") from None
                 raise
+
+    def read_chunk(self, path: str, offset: int, size: int, cid: str) -> bytes | None:
+        """Chunk `cid` read from the file at `path`, or None when that file no longer holds it there."""
+        try:
+            fd = self.open(path, os.O_RDONLY)
+        except (OSError, ContentError):
+            return None
+        try:
+            return codec.read_chunk(fd, offset, size, cid)
+        finally:
+            os.close(fd)
 
     def replace(self, src_dir_fd: int, src_name: str, path: str, parent_fd: int | None = None) -> bool:
         """Rename `src_name` (in `src_dir_fd`) onto `path`, atomically; False when the source is gone.
