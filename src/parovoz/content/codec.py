@@ -143,10 +143,17 @@ def _decompress(frame: memoryview, cid: str, expected_size: int) -> bytes:
             f"chunk {cid}: zstd frame declares {declared} bytes, the manifest expects {expected_size}"
         )
     try:
-        dctx = zstandard.ZstdDecompressor(max_window_size=_MAX_WINDOW)
-        return dctx.decompress(frame, max_output_size=expected_size)
+        return _decompressor().decompress(frame, max_output_size=expected_size)
     except zstandard.ZstdError as error:
         raise ChunkCorrupt(f"chunk {cid}: zstd frame does not decode ({error})") from None
+
+
+def _decompressor() -> zstandard.ZstdDecompressor:
+    """This thread's decompressor (not thread-safe either; one per chunk cost a context each time)."""
+    dctx: zstandard.ZstdDecompressor | None = getattr(_per_thread, "decompressor", None)
+    if dctx is None:
+        dctx = _per_thread.decompressor = zstandard.ZstdDecompressor(max_window_size=_MAX_WINDOW)
+    return dctx
 
 
 def _compressor(level: int) -> zstandard.ZstdCompressor:

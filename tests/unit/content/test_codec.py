@@ -63,6 +63,22 @@ def test_truncation_is_detected(key: bytes | None) -> None:
             codec.decode(blob[:length], cid, len(TEXT), key)
 
 
+def test_a_frame_that_fails_mid_decode_leaves_the_threads_decoder_usable() -> None:
+    # Each thread reuses one zstd decompressor: a failure must not spoil the next chunk's decode.
+    blob = codec.encode(TEXT)
+    cid = codec.chunk_id(TEXT)
+    damaged = bytearray(blob)
+    for position in range(codec.HEADER_SIZE + 12, len(blob) - 8):
+        damaged[position] ^= 0xFF
+    with pytest.raises(ChunkCorrupt):
+        codec.decode(bytes(damaged), cid, len(TEXT))
+    with pytest.raises(ChunkCorrupt):
+        codec.decode(blob[: len(blob) // 2], cid, len(TEXT))
+    assert codec.decode(blob, cid, len(TEXT)) == TEXT
+    other = TEXT[::-1]
+    assert codec.decode(codec.encode(other), codec.chunk_id(other), len(other)) == other
+
+
 def test_wrong_id_or_size_is_refused() -> None:
     blob = codec.encode(TEXT)
     with pytest.raises(ChunkCorrupt, match="hash to"):

@@ -6,6 +6,7 @@ import os
 import stat
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,18 @@ def test_files_are_created_at_size_and_mode_in_a_tree_and_written(tmp_path: Path
     assert (root / "tree/a/c/empty").read_bytes() == b""  # no writes: created by create_rest
     assert stat.S_IMODE((root / "tree/a/c/empty").stat().st_mode) == 0o600
     assert (root / "3").read_bytes() == b"\0\0xy\0\0"
+
+
+def test_concurrent_writes_to_one_file_all_land(tmp_path: Path, staging: int) -> None:
+    # Workers write one file's chunks at once (taking turns on the file's lock): every byte lands.
+    pieces = [bytes([i]) * 65_536 for i in range(64)]
+    big = StagedFile(0, write_parts("big.pak"), 64 * 65_536, 0o644)
+    staged = StagedFiles(staging, [big], Counter({0: 64}))
+    staged.create(0)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: staged.write(0, pieces[i], i * 65_536), reversed(range(64))))
+    staged.close()
+    assert (tmp_path / "staging/tree/big.pak").read_bytes() == b"".join(pieces)
 
 
 def test_a_descriptor_is_kept_until_the_last_write_then_closed(tmp_path: Path, staging: int) -> None:
