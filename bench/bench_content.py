@@ -342,15 +342,38 @@ def zstd_patch_bytes(old: Path, new: Path, work: Path, level: int) -> int:
 
 
 def dd_fdatasync(path: Path, size: int) -> float:
+    """`dd conv=fdatasync` of `size` bytes into a new file, left in place (the caller deletes it at the
+    end, as it does the installs). On this VM a page of memory the guest has not touched since boot
+    costs the host a fault when the page cache first takes it: dd into a new file ran at
+    0.33–0.40 GB/s while the guest still had such pages free (the 0.35 GB/s of PERFORMANCE.md),
+    and at 1.4–2.5 GB/s once its memory had all been used, or when it rewrote a file just deleted
+    (whose pages it gets back). Deleting each dd's file before the next one, as this once did, gave
+    its second and later rounds the fast case whatever state the installs met (504 MB/s in one run,
+    1,577 in another)."""
     start = time.perf_counter()
     subprocess.run(
         ["dd", "if=/dev/zero", f"of={path}", "bs=1M", f"count={size // MiB}", "conv=fdatasync"],
         check=True,
         capture_output=True,
     )
-    seconds = time.perf_counter() - start
-    path.unlink()
-    return seconds
+    return time.perf_counter() - start
+
+
+def decode_ceiling(store: Path, manifest_path: Path, trust: Path) -> float:
+    """Seconds to decode and verify (zstd + SHA-256) every distinct chunk of the build from memory on
+    all cores, with nothing fetched or written: no install of the build can beat it on this machine."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from parovoz.content import codec, keys, manifest
+
+    built = manifest.load(manifest_path.read_bytes(), [keys.load_public(trust)])
+    sizes = {chunk.id: chunk.size for entry in built.files for chunk in entry.chunks}
+    blobs = [((store / "chunks" / cid[:2] / cid).read_bytes(), cid, n) for cid, n in sizes.items()]
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        list(pool.map(lambda b: len(codec.decode(*b)), blobs))  # warm-up: the decoders and the heap
+        start = time.perf_counter()
+        list(pool.map(lambda b: len(codec.decode(*b)), blobs))
+        return time.perf_counter() - start
 
 
 def timed(cmd: Sequence[str | os.PathLike[str]]) -> float:
@@ -467,14 +490,16 @@ def bench(work: Path, size: int, runs: int, level: int) -> list[list[str]]:
     # The rounds' directories are deleted together at the end, not each just before the next round:
     # on an ext4 without a journal (as here) every inode allocation skips, one by one, the inodes of
     # its group freed in the last 60 s, which made each create of the next round several times slower.
-    installs = []
+    installs, dds = [], []
     with origin(store) as url:
         for round_ in range(runs):
             dest = work / f"installed-{round_}"
             ran = install(manifest_old, url, dest, trust)
             installs.append(ran)
+            dds.append(dd_fdatasync(work / f"dd-{round_}.bin", total))  # the same memory state
             print(
-                f"  install: {ran.seconds:.2f} s, {rate(total, ran.seconds)}, RSS {ran.max_rss_mib:.0f} MiB"
+                f"  install: {ran.seconds:.2f} s, {rate(total, ran.seconds)}, RSS {ran.max_rss_mib:.0f} MiB; "
+                f"dd: {dds[-1]:.2f} s, {rate(total, dds[-1])}"
             )
         update = install(manifest_new, url, dest, trust)
         print(f"  update install (old -> new over HTTP): {update.seconds:.2f} s; it said:")
@@ -492,9 +517,13 @@ def bench(work: Path, size: int, runs: int, level: int) -> list[list[str]]:
             ]
         )
     rows.append(["store growth of the update (new chunks + patches)", mib(growth), "", "", ""])
-    dd_s = statistics.median(dd_fdatasync(work / "dd.bin", total) for _ in range(runs))
+    dd_s = statistics.median(dds)
     install_s = statistics.median(r.seconds for r in installs)
-    print(f"install {rate(total, install_s)}; dd conv=fdatasync {rate(total, dd_s)}")
+    ceiling_s = decode_ceiling(store, manifest_old, trust)
+    print(
+        f"install {rate(total, install_s)}; dd conv=fdatasync {rate(total, dd_s)}; "
+        f"decode + verify alone on {os.cpu_count()} cores {rate(total, ceiling_s)}"
+    )
     rows.append(
         [
             f"install over loopback HTTP, {mib(total)}",
@@ -502,6 +531,15 @@ def bench(work: Path, size: int, runs: int, level: int) -> list[list[str]]:
             f"dd conv=fdatasync {rate(total, dd_s)}",
             f"{dd_s / install_s:.2f}×",
             "≥ 0.7×",
+        ]
+    )
+    rows.append(
+        [
+            "",
+            "",
+            f"decode + verify of its chunks from memory, {os.cpu_count()} cores {rate(total, ceiling_s)}",
+            f"{ceiling_s / install_s:.2f}×",
+            "(the ceiling)",
         ]
     )
     rows.append(
