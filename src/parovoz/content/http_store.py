@@ -1,4 +1,6 @@
-"""A read-only chunk store over HTTP: `GET|HEAD <base>/chunks/<id>` from a chunk origin or a CDN.
+"""A read-only chunk store over HTTP: `GET|HEAD <base>/chunks/<id[:2]>/<id>` from a chunk origin, a
+CDN, or an S3 bucket readable over HTTPS (the store's own layout everywhere, so nothing in between
+rewrites paths; a bucket's ETag is not the chunk id, so a resumed GET there restarts the blob).
 
 HTTP/1.1 on the standard library's `http.client`, with a small keep-alive pool of its own: measured
 here against the same origin, sequential 700 KiB GETs ran at ~770 MB/s with `http.client` and
@@ -123,7 +125,7 @@ class HttpChunkStore:
 
     def _chunk_url(self, cid: str) -> str:
         # validated before it becomes part of a URL: `UnsafePath`, as `LocalChunkStore` does
-        return f"{self.base_url}/chunks/{check_chunk_id(cid)}"
+        return f"{self.base_url}/chunks/{cid[:2]}/{check_chunk_id(cid)}"
 
     def _retrying(self, what: str, attempt: Callable[[], T]) -> T:
         failures = 0

@@ -1,7 +1,11 @@
 """The chunk origin: a `LocalChunkStore` directory served read-only over HTTP, fit to sit behind a CDN.
 
-    GET|HEAD /chunks/{id}   the blob; ETag "<id>", immutable cache headers, single `Range`
-    GET|HEAD /healthz       "ok"
+    GET|HEAD /chunks/{id[:2]}/{id}   the blob; ETag "<id>", immutable cache headers, single `Range`
+    GET|HEAD /chunks/{id}            the same blob (the flat form)
+    GET|HEAD /healthz                "ok"
+
+The first form is the store's own layout (a directory's and an S3 bucket's), the one `HttpChunkStore`
+asks for: a CDN can front this origin or the bucket itself with no rewrite between them.
 
 A blob never changes once written (its name is the hash of its plain bytes), so every answer is
 cacheable forever and the id is a perfect ETag. The app is plain ASGI rather than a framework: it has
@@ -59,8 +63,8 @@ class ChunkOrigin:
         if path == "/healthz":
             await _respond(send, 200, [(b"content-type", b"text/plain")], b"ok\n", method)
             return
-        chunk_id = path.removeprefix("/chunks/")
-        if not path.startswith("/chunks/") or not CHUNK_ID.fullmatch(chunk_id):
+        chunk_id = _chunk_id_of(path)
+        if chunk_id is None:
             await _respond(send, 404, [(b"content-type", b"text/plain")], b"not found\n", method)
             return
         await self._serve_chunk(chunk_id, _headers(scope), method, send)
@@ -162,6 +166,16 @@ class ChunkOrigin:
 
     def close(self) -> None:
         self._io.shutdown(wait=False)
+
+
+def _chunk_id_of(path: str) -> str | None:
+    """The id in `/chunks/<id[:2]>/<id>` or `/chunks/<id>`; None for any other path."""
+    if not path.startswith("/chunks/"):
+        return None
+    rest = path[len("/chunks/") :]
+    if len(rest) == 67 and rest[2] == "/" and rest[3:5] == rest[:2]:
+        rest = rest[3:]
+    return rest if CHUNK_ID.fullmatch(rest) else None
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import http.server
 import os
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -272,3 +274,33 @@ def test_real_blobs_from_a_local_store_decode_after_the_trip(tmp_path: Path) -> 
             assert codec.decode(blob, cid, len(data)) == data
         assert remote.missing([*plain, "f" * 64]) == {"f" * 64}
     app.close()
+
+
+def test_a_static_file_server_over_the_store_directory_serves_as_an_origin(tmp_path: Path) -> None:
+    """The paths asked for are the store's own layout, so a bucket, a CDN or any static file server
+    in front of a store directory is an origin with no rewrite."""
+    local = LocalChunkStore(tmp_path / "store")
+    plain = {codec.chunk_id(p): p for p in (os.urandom(70_000), b"b" * 100_000)}
+    for cid, data in plain.items():
+        local.put(cid, codec.encode(data, level=3))
+    asked: list[str] = []
+
+    class Static(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(local.root), **kwargs)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            asked.append(self.path)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Static)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with http_store(f"http://127.0.0.1:{server.server_address[1]}") as remote:
+            for cid, data in plain.items():
+                assert codec.decode(remote.get(cid, local.size(cid)), cid, len(data)) == data
+            assert remote.missing([*plain, "e" * 64]) == {"e" * 64}
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert all(path.startswith(f"/chunks/{path[8:10]}/{path[8:10]}") for path in asked), asked

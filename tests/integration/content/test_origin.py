@@ -53,6 +53,17 @@ def client(origin: str) -> Iterator[httpx.Client]:
         yield c
 
 
+def test_the_store_layout_path_serves_the_same_blob(store: Path, client: httpx.Client) -> None:
+    data = os.urandom(2000)
+    chunk_id = put_blob(store, data)
+    r = client.get(f"/chunks/{chunk_id[:2]}/{chunk_id}")
+    assert r.status_code == 200 and r.content == data and r.headers["etag"] == f'"{chunk_id}"'
+    assert client.head(f"/chunks/{chunk_id[:2]}/{chunk_id}").headers["content-length"] == "2000"
+    wrong = "00" if chunk_id[:2] != "00" else "11"
+    assert client.get(f"/chunks/{wrong}/{chunk_id}").status_code == 404  # not its fan-out directory
+    assert client.get(f"/chunks/{chunk_id[:2]}/{chunk_id}/").status_code == 404
+
+
 def test_get_serves_the_blob_with_immutable_cache_headers(store: Path, client: httpx.Client) -> None:
     data = os.urandom(3000)
     chunk_id = put_blob(store, data)
