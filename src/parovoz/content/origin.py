@@ -10,9 +10,14 @@ asks for: a CDN can front this origin or the bucket itself with no rewrite betwe
 A blob never changes once written (its name is the hash of its plain bytes), so every answer is
 cacheable forever and the id is a perfect ETag. The app is plain ASGI rather than a framework: it has
 two routes and its whole job is moving bytes. Blob files are opened without following symlinks and
-must be regular files inside the store, so nothing outside the store is ever served. File reads run
-in a small bounded thread pool (the event loop only moves bytes) and a big blob goes out in pieces,
-never read whole into memory.
+must be regular files inside the store, so nothing outside the store is ever served. A big blob goes
+out in pieces, never read whole into memory.
+
+Bytes already in the page cache are read on the event loop with `preadv2(RWF_NOWAIT)`, which never
+waits for the disk (it fails with EAGAIN instead); only such a read goes to a small bounded thread
+pool. The hop to the pool for every blob was about half the origin's CPU (0.9 against 0.5 s for the
+~3,000 blobs of a 1 GiB build). Opening a blob (three directory lookups, cached once the store is
+warm) stays on the loop.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ CACHE_CONTROL = b"public, max-age=31536000, immutable"
 # Pieces a blob body is sent in: large enough that per-piece overhead vanishes, small enough that
 # many concurrent downloads of big blobs stay within a few MiB of memory.
 PIECE = 1024 * 1024
+_NOWAIT: int | None = getattr(os, "RWF_NOWAIT", None)  # Linux ≥ 4.14
 
 
 class ChunkOrigin:
@@ -70,16 +76,11 @@ class ChunkOrigin:
         await self._serve_chunk(chunk_id, _headers(scope), method, send)
 
     async def _serve_chunk(self, chunk_id: str, headers: dict[bytes, bytes], method: str, send: Send) -> None:
-        loop = asyncio.get_running_loop()
-        # A plain GET (most of them) gets its first piece read in the same trip to the I/O pool as
-        # the open: one thread hop a blob of up to PIECE bytes, not two (the hops were most of the
-        # origin's CPU per request, measured with the ~3,000 blobs of a 1 GiB build).
-        plain_get = method == "GET" and b"range" not in headers and b"if-none-match" not in headers
-        opened = await loop.run_in_executor(self._io, self._open_blob, chunk_id, plain_get)
+        opened = self._open_blob(chunk_id)
         if opened is None:
             await _respond(send, 404, [(b"content-type", b"text/plain")], b"no such chunk\n", method)
             return
-        fd, size, first = opened
+        fd, size = opened
         try:
             etag = f'"{chunk_id}"'.encode()
             common = [
@@ -118,9 +119,9 @@ class ChunkOrigin:
             offset = start
             while offset < end:
                 n = min(PIECE, end - offset)
-                if first is not None and offset == 0:
-                    piece, first = first, None
-                else:
+                piece = _read_cached(fd, n, offset)
+                if piece is None:
+                    loop = asyncio.get_running_loop()
                     piece = await loop.run_in_executor(self._io, os.pread, fd, n, offset)
                 if not piece:  # the file shrank under us: a store never does that, so stop short
                     break
@@ -133,10 +134,10 @@ class ChunkOrigin:
         finally:
             os.close(fd)
 
-    def _open_blob(self, chunk_id: str, read_first: bool) -> tuple[int, int, bytes | None] | None:
-        """(fd, size, its first piece when `read_first`) of the blob's regular file inside the store,
-        or None. Walked from `chunks/` with `O_NOFOLLOW` at each step: neither the fan-out directory
-        nor the blob may be a symlink, so nothing outside the store is ever opened."""
+    def _open_blob(self, chunk_id: str) -> tuple[int, int] | None:
+        """(fd, size) of the blob's regular file inside the store, or None. Walked from `chunks/` with
+        `O_NOFOLLOW` at each step: neither the fan-out directory nor the blob may be a symlink, so
+        nothing outside the store is ever opened."""
         flags = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
         try:
             chunks = os.open(self.chunks_dir, flags | os.O_DIRECTORY)
@@ -156,16 +157,32 @@ class ChunkOrigin:
             os.close(shard)
         try:
             st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                os.close(fd)
-                return None
-            return fd, st.st_size, os.pread(fd, min(PIECE, st.st_size), 0) if read_first else None
         except BaseException:
             os.close(fd)
             raise
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            return None
+        return fd, st.st_size
 
     def close(self) -> None:
         self._io.shutdown(wait=False)
+
+
+def _read_cached(fd: int, n: int, offset: int) -> bytearray | None:
+    """Up to `n` bytes at `offset` if the page cache holds them (maybe fewer: what it holds from
+    `offset` on), without waiting for the disk; None when nothing is cached or the system cannot tell."""
+    if _NOWAIT is None:
+        return None
+    buffer = bytearray(n)
+    try:
+        got = os.preadv(fd, [buffer], offset, _NOWAIT)
+    except OSError:  # EAGAIN: not cached; EOPNOTSUPP: a filesystem without RWF_NOWAIT
+        return None
+    if got <= 0:
+        return None
+    del buffer[got:]
+    return buffer
 
 
 def _chunk_id_of(path: str) -> str | None:

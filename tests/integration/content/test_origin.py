@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from parovoz.content import origin as origin_module
 from parovoz.content.origin import ChunkOrigin, _parse_range
 from tests.infra import free_port, wait_port
 from tests.servers import ServedApp
@@ -83,6 +84,23 @@ def test_big_blob_streams_whole(store: Path, client: httpx.Client) -> None:
     r = client.get(f"/chunks/{chunk_id}")
     assert r.status_code == 200
     assert hashlib.sha256(r.content).hexdigest() == chunk_id
+
+
+def test_bytes_the_page_cache_lacks_are_read_in_the_pool(
+    store: Path, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Cached bytes are read on the loop (RWF_NOWAIT); the rest, here all of them, in the I/O pool.
+    data = os.urandom(2 * origin_module.PIECE + 777)
+    chunk_id = put_blob(store, data)
+    fd = os.open(store / "chunks" / chunk_id[:2] / chunk_id, os.O_RDONLY)
+    try:  # just written, so cached: read without the pool
+        assert origin_module._read_cached(fd, 10, 5) == data[5:15]
+    finally:
+        os.close(fd)
+    monkeypatch.setattr(origin_module, "_NOWAIT", None)
+    assert client.get(f"/chunks/{chunk_id}").content == data
+    ranged = client.get(f"/chunks/{chunk_id}", headers={"range": f"bytes={origin_module.PIECE - 3}-"})
+    assert ranged.status_code == 206 and ranged.content == data[origin_module.PIECE - 3 :]
 
 
 def test_head_has_headers_and_no_body(store: Path, client: httpx.Client) -> None:
