@@ -7,7 +7,12 @@ every staging file that needs them. Tasks run in a bounded thread pool (reads, S
 writes release the GIL); at most `2 × concurrency` are queued, so memory stays a few chunks a worker.
 
 Staged files (and their directories) are created on the installer's thread just before the first
-task writing to them is submitted, so that creating thousands of them overlaps fetching.
+task writing to them is submitted, so that creating thousands of them overlaps fetching. Tasks that
+create a file are spread evenly among those that write into files already made (`spread_creates`):
+in path order, a run of small files gives the workers one small chunk per create, and they wait for
+the installer's thread (1.1–1.3 s of creates for the 2,528 files and 7,428 directories of the 1 GiB
+bench build). Spread, the creates overlap the big files' chunks: that install over HTTP went from
+3.66–3.86 to 3.26–3.45 s (3 pairs, old and new alternating).
 
 Journal: after its writes, a task appends `{"t": "c", "id": ...}`; that lands in the page cache at
 once, so a kill -9 loses only the tasks in flight (≤ concurrency). Durability comes in batches: a
@@ -71,6 +76,26 @@ def tasks_of(plan: Plan) -> list[Task]:
                     task = by_id[r.id] = Task(r.id, r.size, plan.local.get(r.id), patch=plan.deltas.get(r.id))
                 task.dests.append((f.index, r.offset))
     return list(by_id.values())
+
+
+def spread_creates(tasks: Sequence[Task]) -> list[Task]:
+    """`tasks` with those that are the first to write some file spread evenly among the others, each
+    group keeping its order (so files are still created in path order, each directory once)."""
+    seen: set[int] = set()
+    creating: list[Task] = []
+    continuing: list[Task] = []
+    for task in tasks:
+        new = [index for index, _ in task.dests if index not in seen]
+        seen.update(new)
+        (creating if new else continuing).append(task)
+    if not creating or not continuing:
+        return list(tasks)
+    # Merge by the fraction of each group done: the k-th of n lands at (k + 0.5) / n. A stable sort
+    # keeps each group's order, and creating tasks go first on ties.
+    keyed = [((k + 0.5) / len(creating), 0, k) for k in range(len(creating))]
+    keyed += [((k + 0.5) / len(continuing), 1, k) for k in range(len(continuing))]
+    keyed.sort()
+    return [creating[k] if group == 0 else continuing[k] for _, group, k in keyed]
 
 
 def staged_files(plan: Plan) -> list[StagedFile]:
@@ -143,7 +168,7 @@ class Stager:
         on return every staged byte and the journal saying so are durable."""
         self._files = StagedFiles(self.staging_fd, files, Counter(i for t in tasks for i, _ in t.dests))
         try:
-            self._run(self._files, tasks, concurrency)
+            self._run(self._files, spread_creates(tasks), concurrency)
         finally:
             self._files.close()  # descriptors a failed run left open
         self.barrier()
