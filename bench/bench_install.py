@@ -73,15 +73,23 @@ def main() -> None:
                         f"RSS {ran.max_rss_mib:.0f} MiB"
                     )
                 timings["dd"].append(dd_fdatasync(work / f"dd-{round_}.bin", total))
-                print(f"  dd: {timings['dd'][-1]:.2f} s, {rate(total, timings['dd'][-1])}")
+                dd_s = timings["dd"][-1]
+                print(
+                    f"  dd: {dd_s:.2f} s, {rate(total, dd_s)}; this round: local "
+                    f"{dd_s / timings['local'][-1]:.2f}×, http {dd_s / timings['http'][-1]:.2f}× dd"
+                )
         dd = statistics.median(timings["dd"])
         ceiling = decode_ceiling(store, manifest, trust)
         print(f"decode + verify alone, from memory on all cores: {ceiling:.2f} s, {rate(total, ceiling)}")
         for name in ("local", "http"):
             median = statistics.median(timings[name])
+            # Each round's install against that round's dd (the same memory state, see dd_fdatasync).
+            rounds = [d / t for d, t in zip(timings["dd"], timings[name], strict=True)]
             print(
                 f"{name}: median {median:.2f} s, {rate(total, median)} = "
-                f"{dd / median:.2f}× dd ({rate(total, dd)}), {ceiling / median:.2f}× the decode ceiling"
+                f"{dd / median:.2f}× dd ({rate(total, dd)}), {ceiling / median:.2f}× the decode ceiling; "
+                f"rounds {', '.join(f'{r:.2f}×' for r in rounds)} dd "
+                f"(median {statistics.median(rounds):.2f}×)"
             )
     finally:
         if not args.keep:
