@@ -343,13 +343,14 @@ def zstd_patch_bytes(old: Path, new: Path, work: Path, level: int) -> int:
 
 def dd_fdatasync(path: Path, size: int) -> float:
     """`dd conv=fdatasync` of `size` bytes into a new file, left in place (the caller deletes it at the
-    end, as it does the installs). On this VM a page of memory the guest has not touched since boot
-    costs the host a fault when the page cache first takes it: dd into a new file ran at
-    0.33–0.40 GB/s while the guest still had such pages free (the 0.35 GB/s of PERFORMANCE.md),
-    and at 1.4–2.5 GB/s once its memory had all been used, or when it rewrote a file just deleted
-    (whose pages it gets back). Deleting each dd's file before the next one, as this once did, gave
-    its second and later rounds the fast case whatever state the installs met (504 MB/s in one run,
-    1,577 in another)."""
+    end, as it does the installs). On this VM a page of memory the guest has not used lately costs
+    far more when the page cache first takes it than a page freed moments before: dd into a
+    new file ran at 0.33–0.40 GB/s on the former (the 0.35 GB/s of PERFORMANCE.md) and at
+    1.4–2.5 GB/s on the latter, or once the guest's memory had all been used. Deleting each dd's
+    file before the next one, as this once did, gave its second and later rounds the fast case
+    whatever the installs met (504 MB/s in one run, 1,577 in another). Which kind a round gets is
+    not under the benchmark's control (right after deletes the first GiB or so is fast), so each
+    round's install is compared with that round's dd."""
     start = time.perf_counter()
     subprocess.run(
         ["dd", "if=/dev/zero", f"of={path}", "bs=1M", f"count={size // MiB}", "conv=fdatasync"],
