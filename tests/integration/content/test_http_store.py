@@ -38,6 +38,10 @@ class Unreliable:
         self.stall_seconds = 0.0
         self.ignore_range = False
         self.redirects: dict[str, str] = {}  # path prefix -> Location prefix
+        # Like a bucket or a CDN: answer with this ETag instead of the chunk id, and honour If-Range
+        # only when it carries this one.
+        self.own_etag: bytes | None = None
+        self.statuses: list[int] = []  # of chunk answers, in order
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -69,11 +73,39 @@ class Unreliable:
                 **scope,
                 "headers": [(k, v) for k, v in scope["headers"] if k not in (b"range", b"if-range")],
             }
+        send = self._recording(send)
+        if self.own_etag is not None:
+            scope, send = self._with_own_etag(scope, send)
         if self.drop_next > 0:
             self.drop_next -= 1
             await self.app(scope, receive, self._cutting(send))
             return
         await self.app(scope, receive, send)
+
+    def _recording(self, send: Any) -> Any:
+        async def recording_send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                self.statuses.append(message["status"])
+            await send(message)
+
+        return recording_send
+
+    def _with_own_etag(self, scope: dict[str, Any], send: Any) -> tuple[dict[str, Any], Any]:
+        own, chunk_etag = self.own_etag, f'"{scope["path"].rsplit("/", 1)[-1]}"'.encode()
+        headers = [
+            (k, (chunk_etag if v == own else b'"stale"') if k == b"if-range" else v)
+            for k, v in scope["headers"]
+        ]
+
+        async def renaming_send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {
+                    **message,
+                    "headers": [(k, own if k == b"etag" else v) for k, v in message["headers"]],
+                }
+            await send(message)
+
+        return {**scope, "headers": headers}, renaming_send
 
     def _cutting(self, send: Any) -> Any:
         sent = 0
@@ -119,6 +151,8 @@ def origin(served: tuple[str, Unreliable]) -> Iterator[tuple[str, Unreliable]]:
     app.drop_next = app.fail_next = app.stall_next = 0
     app.ignore_range = False
     app.redirects.clear()
+    app.own_etag = None
+    app.statuses.clear()
 
 
 def http_store(url: str, **kwargs: Any) -> HttpChunkStore:
@@ -168,6 +202,20 @@ def test_dropped_connection_resumes_with_range(store: Path, origin: tuple[str, U
     # each retry asks only for what is still missing, from where the previous attempt stopped
     first, second = (int(r.decode().removeprefix("bytes=").removesuffix("-")) for r in ranges[1:] if r)
     assert 0 < first < second < len(blob)
+
+
+def test_a_resume_names_the_servers_own_etag_in_if_range(store: Path, origin: tuple[str, Unreliable]) -> None:
+    """A bucket's or CDN's ETag is not the chunk id: the resume carries the one the server sent, so
+    it gets the rest of the blob (206), not the whole blob again."""
+    url, app = origin
+    blob = os.urandom(3 * 1024 * 1024 + 5)
+    chunk_id = put_blob(store, blob)
+    app.own_etag = b'"5d41402abc4b2a76b9719d911017c592"'
+    app.drop_next, app.drop_after = 1, 1024 * 1024 + 100
+    with http_store(url) as remote:
+        assert remote.get(chunk_id, expected_size=len(blob)) == blob
+    assert app.statuses == [200, 206]
+    assert app.chunk_gets()[1] is not None
 
 
 def test_origin_that_ignores_range_restarts_cleanly(store: Path, origin: tuple[str, Unreliable]) -> None:
